@@ -1,0 +1,22 @@
+"""Shared pytest options: `--update-outputs` rewrites every generated file (outputs, figures, notebooks)."""
+
+import os
+
+import pytest
+
+# Nothing in the suite may reach a model or dataset hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-outputs",
+        action="store_true",
+        help="rewrite the generated outputs, figures and notebooks instead of checking them",
+    )
+
+
+@pytest.fixture(scope="session")
+def update_outputs(request: pytest.FixtureRequest) -> bool:
+    return request.config.getoption("--update-outputs")

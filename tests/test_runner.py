@@ -1,0 +1,100 @@
+"""The snippet runner fails loudly, naming file, line and section, for each kind of bad snippet."""
+
+from pathlib import Path
+
+import pytest
+
+from tools.snippet_runner import (
+    SnippetError, check_recorded, compare_output, parse_sections, read_config, run_snippet, write_recorded,
+)
+
+
+def snippet(tmp_path: Path, text: str, name: str = "demo.py") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD = """# tutorial-test: timeout=30 rtol=0.1
+# --8<-- [start:setup]
+import math
+# --8<-- [end:setup]
+
+# --8<-- [start:show]
+print(f"pi is {math.pi:.4f}")
+print("done")
+# --8<-- [end:show]
+"""
+
+
+def test_sections_config_and_output_are_recorded(tmp_path: Path) -> None:
+    path = snippet(tmp_path, GOOD)
+    assert [s.name for s in parse_sections(path)] == ["setup", "show"]
+    assert read_config(path) == {"timeout": 30.0, "rtol": 0.1, "atol": 0.01}
+    result = run_snippet(path, tmp_path)
+    assert result.error is None
+    assert result.outputs == {"setup": "", "show": "pi is 3.1416\ndone\n"}
+
+
+def test_raising_snippet_names_file_line_and_section(tmp_path: Path) -> None:
+    path = snippet(tmp_path, GOOD.replace('print("done")', "1 / 0"))
+    result = run_snippet(path, tmp_path)
+    assert result.error is not None
+    assert "demo.py, line 8, in section 'show': ZeroDivisionError" in result.error
+    assert result.outputs["show"] == "pi is 3.1416\n"  # what it printed before failing is kept
+
+
+def test_hanging_snippet_times_out_naming_the_section(tmp_path: Path) -> None:
+    path = snippet(tmp_path, GOOD.replace('print("done")', "import time\ntime.sleep(60)"))
+    result = run_snippet(path, tmp_path, timeout=3)
+    assert result.error is not None
+    assert "timed out after 3 s in section 'show'" in result.error
+    assert result.seconds < 30
+
+
+def test_exit_is_reported_not_swallowed(tmp_path: Path) -> None:
+    path = snippet(tmp_path, GOOD.replace('print("done")', "raise SystemExit(3)"))
+    assert "in section 'show': SystemExit: 3" in run_snippet(path, tmp_path).error
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x = 1\n", "demo.py, line 1: code outside any section"),
+        ("# --8<-- [start:a]\nx = 1\n", "section 'a' (line 1) is never closed"),
+        ("# --8<-- [start:a]\n# --8<-- [start:b]\n", "demo.py, line 2: section 'b' starts inside section 'a'"),
+        ("# --8<-- [start:a]\n# --8<-- [end:b]\n", "line 2: end of section 'b' but 'a' is open"),
+        ("# --8<-- [start:a]\n# --8<-- [end:a]\n# --8<-- [start:a]\n# --8<-- [end:a]\n", "line 3: section 'a' is defined twice"),
+        ("# only a comment\n", "no sections"),
+        ("# tutorial-test: timeuot=3\n", "line 1: unknown setting 'timeuot=3'"),
+    ],
+)
+def test_broken_section_markup_is_rejected(tmp_path: Path, text: str, message: str) -> None:
+    path = snippet(tmp_path, text)
+    with pytest.raises(SnippetError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_config(path)
+        parse_sections(path)
+
+
+def test_drifted_output_is_reported_with_section_and_line(tmp_path: Path) -> None:
+    path = snippet(tmp_path, GOOD)
+    generated = tmp_path / "generated"
+    result = run_snippet(path, tmp_path)
+    write_recorded(path, result, generated)
+    assert check_recorded(path, result, 0.05, 0.01, generated) == []
+
+    drifted = run_snippet(snippet(tmp_path, GOOD.replace('"done"', '"finished"')), tmp_path)
+    problems = check_recorded(path, drifted, 0.05, 0.01, generated)
+    assert len(problems) == 1
+    assert "section 'show': output drifted from" in problems[0]
+    assert "line 2: recorded 'done', printed 'finished'" in problems[0]
+
+    silent = run_snippet(snippet(tmp_path, GOOD.replace('print(f"pi', 'str(f"pi').replace('print("done")', "")), tmp_path)
+    assert any("printed nothing" in p for p in check_recorded(path, silent, 0.05, 0.01, generated))
+
+
+def test_numbers_compare_within_tolerance() -> None:
+    assert compare_output("f1 = 0.612\n", "f1 = 0.620\n", rtol=0.05, atol=0.01) is None
+    assert "differs from recorded 0.612" in compare_output("f1 = 0.612\n", "f1 = 0.700\n", rtol=0.05, atol=0.01)
+    assert "recorded 'shape (2, 3)'" in compare_output("shape (2, 3)\n", "shape [2, 3]\n", rtol=0, atol=0)
+    assert "2 lines recorded, 1 printed" in compare_output("a\nb\n", "a\n", rtol=0, atol=0)

@@ -1,0 +1,267 @@
+"""Run a tutorial snippet section by section and record what each section prints.
+
+A snippet is a plain script whose code lives in named sections:
+
+    # --8<-- [start:train]
+    ...
+    # --8<-- [end:train]
+
+Pages include the sections with pymdownx.snippets, so the code a reader sees is the code this runner executes.
+The parent side (`run_snippet`) starts a fresh interpreter per snippet (no state leaks between tutorials) and
+enforces a timeout; the child side (`python tools/snippet_runner.py SNIPPET RESULT.json`) executes the sections
+in order, with their real file name and line numbers, so a traceback points at the snippet itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SNIPPETS = ROOT / "snippets"
+GENERATED = ROOT / "docs" / "generated"
+FIGURE_SUFFIXES = {".svg", ".png"}
+
+SECTION_MARK = re.compile(r"^\s*#\s*-{1,}8<-{1,}\s*\[\s*(start|end)\s*:\s*([a-z][-_0-9a-z]*)\s*\]\s*$")
+CONFIG_LINE = re.compile(r"^#\s*tutorial-test:(.*)$")
+# Defaults, overridable per file with a first-line comment such as `# tutorial-test: timeout=300 rtol=0.1`.
+DEFAULTS = {"timeout": 120.0, "rtol": 0.05, "atol": 0.01}
+
+
+class SnippetError(Exception):
+    """A snippet file breaks the section contract; the message names file and line."""
+
+
+@dataclass
+class Section:
+    name: str
+    first_line: int  # 1-based line of the first code line (after the start marker)
+    code: str
+
+
+@dataclass
+class RunResult:
+    outputs: dict[str, str] = field(default_factory=dict)  # section -> what it printed
+    figures: list[Path] = field(default_factory=list)
+    error: str | None = None  # formatted failure, naming file, line and section
+    seconds: float = 0.0
+
+
+def relative(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def read_config(path: Path) -> dict[str, float]:
+    """Settings from the optional `# tutorial-test: key=value ...` comment on the first line."""
+    config = dict(DEFAULTS)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    match = CONFIG_LINE.match(lines[0]) if lines else None
+    if match:
+        for item in match.group(1).split():
+            key, _, value = item.partition("=")
+            if key not in DEFAULTS or not value:
+                raise SnippetError(f"{relative(path)}, line 1: unknown setting {item!r}; known: {sorted(DEFAULTS)}")
+            config[key] = float(value)
+    return config
+
+
+def parse_sections(path: Path) -> list[Section]:
+    """Split a snippet into its sections; any code outside a section is an error (readers would never see it)."""
+    where = relative(path)
+    sections: list[Section] = []
+    current: str | None = None
+    start = 0
+    body: list[str] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        mark = SECTION_MARK.match(line)
+        if mark:
+            kind, name = mark.groups()
+            if kind == "start":
+                if current:
+                    raise SnippetError(f"{where}, line {number}: section '{name}' starts inside section '{current}'")
+                if any(s.name == name for s in sections):
+                    raise SnippetError(f"{where}, line {number}: section '{name}' is defined twice")
+                current, start, body = name, number + 1, []
+            else:
+                if name != current:
+                    raise SnippetError(f"{where}, line {number}: end of section '{name}' but '{current}' is open")
+                sections.append(Section(name, start, "\n".join(body) + "\n"))
+                current = None
+        elif current:
+            body.append(line)
+        elif line.strip() and not line.lstrip().startswith("#"):  # comments outside sections are fine
+            raise SnippetError(f"{where}, line {number}: code outside any section is never shown on a page")
+    if current:
+        raise SnippetError(f"{where}: section '{current}' (line {start - 1}) is never closed")
+    if not sections:
+        raise SnippetError(f"{where}: no sections; mark code with '# --8<-- [start:name]' / '# --8<-- [end:name]'")
+    return sections
+
+
+# --------------------------------------------------------------------------- child side
+
+
+def execute(path: Path, result_file: Path) -> int:
+    """Run every section in one namespace, as `python snippet.py` would, recording stdout per section."""
+    sys.path.insert(0, str(path.parent))
+    sys.argv = [str(path)]
+    namespace = {"__name__": "__main__", "__file__": str(path)}
+    state: dict = {"outputs": {}, "section": None, "error": None}
+    with contextlib.suppress(ImportError):  # stable SVG ids, so regenerated figures do not churn in git
+        import matplotlib
+
+        matplotlib.rcParams["svg.hashsalt"] = "dlnlp"
+
+    def save() -> None:
+        result_file.write_text(json.dumps(state), encoding="utf-8")
+
+    for section in parse_sections(path):
+        state["section"] = section.name
+        save()  # the parent reads this to name the section that hung
+        # Pad with newlines so that tracebacks and linecache report the snippet's real line numbers.
+        code = compile("\n" * (section.first_line - 1) + section.code, str(path), "exec")
+        buffer = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(buffer):
+                exec(code, namespace)
+        except BaseException as exc:  # noqa: BLE001 - report everything, including SystemExit
+            frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+            line = frames[-1].lineno if frames else section.first_line
+            state["error"] = (
+                f"{relative(path)}, line {line}, in section '{section.name}': {type(exc).__name__}: {exc}\n\n"
+                + "".join(traceback.format_exception(exc))
+            )
+            state["outputs"][section.name] = buffer.getvalue()
+            save()
+            return 1
+        state["outputs"][section.name] = buffer.getvalue()
+    state["section"] = None
+    save()
+    return 0
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+def run_snippet(path: Path, workdir: Path, timeout: float | None = None) -> RunResult:
+    """Run one snippet in a fresh interpreter inside `workdir` (where its figures land)."""
+    timeout = timeout or read_config(path)["timeout"]
+    parse_sections(path)  # fail early, with file and line, before starting a process
+    result_file = workdir / ".snippet-result.json"
+    env = {**os.environ, "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1",
+           "SOURCE_DATE_EPOCH": "0"}  # no timestamps in saved figures
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            [sys.executable, __file__, str(path), str(result_file)],
+            cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        state = json.loads(result_file.read_text()) if result_file.exists() else {}
+        return RunResult(
+            outputs=state.get("outputs", {}),
+            error=f"{relative(path)}: timed out after {timeout:g} s in section '{state.get('section')}'"
+            " (raise it with a first-line comment '# tutorial-test: timeout=SECONDS')",
+            seconds=time.perf_counter() - started,
+        )
+    seconds = time.perf_counter() - started
+    if not result_file.exists():
+        return RunResult(error=f"{relative(path)}: the runner died before starting:\n{proc.stderr}", seconds=seconds)
+    state = json.loads(result_file.read_text())
+    figures = sorted(p for p in workdir.iterdir() if p.suffix in FIGURE_SUFFIXES)
+    error = state["error"]
+    if proc.returncode and not error:
+        error = f"{relative(path)}: exited with status {proc.returncode} in section '{state['section']}':\n{proc.stderr}"
+    return RunResult(outputs=state["outputs"], figures=figures, error=error, seconds=seconds)
+
+
+# --------------------------------------------------------------------------- recorded outputs
+
+HEADER = "# Generated by `pytest --update-outputs` from snippets/{snippet}, section '{section}'. Do not edit.\n"
+NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+
+def render_output(snippet: Path, section: str, text: str) -> str:
+    """The recorded file: a header, then the output as a named section that pages include."""
+    body = text if text.endswith("\n") else text + "\n"
+    return (HEADER.format(snippet=snippet.name, section=section)
+            + "--8<-- [start:output]\n" + body + "--8<-- [end:output]\n")
+
+
+def parse_recorded(path: Path) -> str:
+    """The output stored in a recorded file, without its header and markers."""
+    text = path.read_text(encoding="utf-8")
+    start, end = "--8<-- [start:output]\n", "--8<-- [end:output]\n"
+    if start not in text or not text.endswith(end):
+        raise SnippetError(f"{relative(path)}: not a recorded output file (markers missing); regenerate it")
+    return text[text.index(start) + len(start): -len(end)]
+
+
+def write_recorded(snippet: Path, result: RunResult, generated: Path = GENERATED) -> None:
+    """Replace the snippet's generated folder with this run's outputs and figures."""
+    folder = generated / snippet.stem
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    for section, text in result.outputs.items():
+        if text.strip():
+            (folder / f"{section}.txt").write_text(render_output(snippet, section, text), encoding="utf-8")
+    for figure in result.figures:
+        (folder / figure.name).write_bytes(figure.read_bytes())
+
+
+def check_recorded(snippet: Path, result: RunResult, rtol: float, atol: float,
+                   generated: Path = GENERATED) -> list[str]:
+    """Every way the recorded files disagree with this run, each naming the file and section."""
+    folder = generated / snippet.stem
+    where = relative(snippet)
+    problems = []
+    for section, text in result.outputs.items():
+        path = folder / f"{section}.txt"
+        if not path.exists():
+            if text.strip():
+                problems.append(f"{where}, section '{section}': prints output but {relative(path)} is missing")
+            continue
+        if not text.strip():
+            problems.append(f"{where}, section '{section}': printed nothing, but {relative(path)} records output")
+            continue
+        difference = compare_output(parse_recorded(path), text, rtol, atol)
+        if difference:
+            problems.append(f"{where}, section '{section}': output drifted from {relative(path)}: {difference}")
+    expected_files = {f"{s}.txt" for s, t in result.outputs.items() if t.strip()} | {f.name for f in result.figures}
+    recorded_files = {p.name for p in folder.iterdir()} if folder.exists() else set()
+    for name in sorted(recorded_files - expected_files):
+        problems.append(f"{relative(folder / name)}: stale, this run of {where} did not produce it")
+    for name in sorted({f.name for f in result.figures} - recorded_files):
+        problems.append(f"{where}: saved figure {name}, but {relative(folder / name)} is missing")
+    return problems
+
+
+def compare_output(expected: str, actual: str, rtol: float, atol: float) -> str | None:
+    """None when equal up to number tolerance, else a message naming the first differing line."""
+    exp_lines, act_lines = expected.rstrip("\n").splitlines(), actual.rstrip("\n").splitlines()
+    if len(exp_lines) != len(act_lines):
+        return f"{len(exp_lines)} lines recorded, {len(act_lines)} printed"
+    for number, (exp, act) in enumerate(zip(exp_lines, act_lines), start=1):
+        if NUMBER.sub("#", exp).rstrip() != NUMBER.sub("#", act).rstrip():
+            return f"line {number}: recorded {exp!r}, printed {act!r}"
+        for e, a in zip(NUMBER.findall(exp), NUMBER.findall(act)):
+            if abs(float(a) - float(e)) > atol + rtol * abs(float(e)):
+                return f"line {number}: number {a} differs from recorded {e} (tolerance {atol:g} + {rtol:g}*|x|)"
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(execute(Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()))
