@@ -1,0 +1,1 @@
+"""Helpers shared by the tutorials of "Deep Learning for NLP with PyTorch"."""

@@ -1,0 +1,350 @@
+"""Tests of dlnlp.data: the files, their checksums, the parser's errors and the download fallback."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from dlnlp import data
+
+REPO_DATA = Path(__file__).resolve().parents[1] / "data"
+
+# Data rows (header not counted), measured once and stated in data/README.md.
+ROW_COUNTS = {
+    ("emot", "train"): 3521,
+    ("emot", "valid"): 440,
+    ("emot", "test"): 440,
+    ("smsa", "train"): 11000,
+    ("smsa", "valid"): 1260,
+    ("smsa", "test"): 500,
+    ("nusax_en", "train"): 500,
+    ("nusax_en", "valid"): 100,
+    ("nusax_en", "test"): 400,
+    ("nusax_id", "train"): 500,
+    ("nusax_id", "valid"): 100,
+    ("nusax_id", "test"): 400,
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts from the repository's data/, whatever the caller's environment says."""
+    for var in ("DLNLP_DATA_DIR", "DLNLP_DATA_URL"):
+        monkeypatch.delenv(var, raising=False)
+    # The local test server must be reached directly, never through a proxy.
+    for var in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def copy_file(relpath: str, root: Path, edit=None) -> Path:
+    """Copy data/<relpath> to root/<relpath>, optionally passing its text through `edit`."""
+    dest = root / relpath
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    text = (REPO_DATA / relpath).read_text(encoding="utf-8")
+    dest.write_bytes((edit(text) if edit else text).encode("utf-8"))
+    return dest
+
+
+def named_file(message: str, sep: str) -> Path:
+    """The file an error message starts with (shown relative to the working directory when inside it)."""
+    return Path(message.split(sep)[0]).resolve()
+
+
+def replace_line(text: str, lineno: int, new: str) -> str:
+    lines = text.split("\n")
+    lines[lineno - 1] = new
+    return "\n".join(lines)
+
+
+# --- the files in the repository ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "split"), list(ROW_COUNTS))
+def test_every_split_loads(name: str, split: str) -> None:
+    df = data.load(name, split)
+    assert list(df.columns) == ["text", "label"]
+    assert len(df) == ROW_COUNTS[name, split]
+    assert set(df["label"]) == set(data.labels(name))  # every label occurs, and only known ones
+    assert df["text"].str.strip().str.len().gt(0).all()
+
+
+def test_rows_keep_file_order() -> None:
+    df = data.load("nusax_en", "test")
+    first = (REPO_DATA / "nusax/english/test.csv").read_text(encoding="utf-8").splitlines()[1]
+    assert first.startswith("411,")
+    assert first.endswith(f",{df['label'].iloc[0]}")
+    assert df["text"].iloc[0] in first
+
+
+def test_quoted_field_spanning_lines_is_one_row() -> None:
+    # EmoT train lines 264-266 are a single quoted field (see data/README.md, Known issues).
+    rows = data.read_rows(REPO_DATA / "indonlu/emot/train_preprocess.csv", "emot")
+    starts = [line for line, _, _ in rows]
+    assert 264 in starts and 265 not in starts and 266 not in starts and 267 in starts
+    assert starts[-1] == 3524
+
+
+def test_smsa_has_one_row_per_line() -> None:
+    # The TSV is read with quoting off, so quote characters can never merge lines.
+    for split in data.SPLITS:
+        path = REPO_DATA / data.DATASETS["smsa"].files[split]
+        assert len(data.load("smsa", split)) == path.read_bytes().count(b"\n")
+
+
+def test_labels_are_fixed_and_sorted() -> None:
+    assert data.labels("emot") == ["anger", "fear", "happy", "love", "sadness"]
+    for name in ("smsa", "nusax_en", "nusax_id"):
+        assert data.labels(name) == ["negative", "neutral", "positive"]
+    data.labels("smsa").append("oops")  # a caller's change must not leak into the module
+    assert data.labels("smsa") == ["negative", "neutral", "positive"]
+
+
+def test_nusax_english_and_indonesian_are_parallel() -> None:
+    for split in data.SPLITS:
+        assert data.load("nusax_en", split)["label"].tolist() == data.load("nusax_id", split)["label"].tolist()
+
+
+def test_load_works_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert data.data_dir() == REPO_DATA
+    assert len(data.load("nusax_id", "valid")) == 100
+
+
+# --- checksums ----------------------------------------------------------------------------------
+
+
+def test_sha256_matches_the_files_on_disk() -> None:
+    on_disk = {
+        p.relative_to(REPO_DATA).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in REPO_DATA.rglob("*")
+        if p.suffix in (".csv", ".tsv")
+    }
+    assert on_disk == data.SHA256
+    listed = {path for spec in data.DATASETS.values() for path in spec.files.values()}
+    assert listed == set(data.SHA256)
+
+
+def test_readme_table_matches_sha256_and_row_counts() -> None:
+    readme = (REPO_DATA / "README.md").read_text(encoding="utf-8")
+    table = re.findall(r"^\| `([^`]+)` \| (\d+) \| `([0-9a-f]{64})` \|$", readme, flags=re.MULTILINE)
+    assert {path: sha for path, _, sha in table} == data.SHA256
+    assert len(table) == len(data.SHA256)  # no file listed twice
+    counts = {data.DATASETS[n].files[s]: c for (n, s), c in ROW_COUNTS.items()}
+    assert {path: int(rows) for path, rows, _ in table} == counts
+
+
+def test_readme_states_the_nusax_smsa_overlap() -> None:
+    readme = (REPO_DATA / "README.md").read_text(encoding="utf-8")
+
+    def key(text: str) -> str:  # the comparison the README describes
+        return re.sub(r"\W+", "", text.lower())
+
+    smsa_train = set(data.load("smsa", "train")["text"].map(key))
+    overlap = int(data.load("nusax_id", "test")["text"].map(key).isin(smsa_train).sum())
+    assert overlap == 217
+    assert "217 of the 400 NusaX Indonesian test sentences" in readme
+
+
+def test_checksum_mismatch_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    relpath = "indonlu/emot/train_preprocess.csv"
+    copy_file(relpath, tmp_path, edit=lambda t: t.replace("happy,", "sadness,", 1))  # still well-formed
+    monkeypatch.setenv("DLNLP_DATA_DIR", str(tmp_path))
+    with pytest.raises(data.DataError, match=r"train_preprocess\.csv: SHA-256 mismatch \(expected 51bb4e77") as err:
+        data.load("emot", "train")
+    assert named_file(str(err.value), ": SHA-256") == (tmp_path / relpath).resolve()
+    assert "corrupted or was edited" in str(err.value)
+
+
+def test_checksum_is_verified_once_per_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy_file("nusax/english/valid.csv", tmp_path)
+    monkeypatch.setenv("DLNLP_DATA_DIR", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(data, "_sha256", lambda b: calls.append(1) or hashlib.sha256(b).hexdigest())
+    data.load("nusax_en", "valid")
+    data.load("nusax_en", "valid")
+    assert len(calls) == 1
+
+
+# --- malformed rows ------------------------------------------------------------------------------
+
+MALFORMED = [
+    (  # an extra tab
+        "smsa",
+        "indonlu/smsa/train_preprocess.tsv",
+        lambda t: replace_line(t, 12, "teks dengan\ttab tambahan\tpositive"),
+        r"line 12: expected 2 tab-separated fields \(text, label\), got 3$",
+    ),
+    (  # a misspelt label
+        "emot",
+        "indonlu/emot/valid_preprocess.csv",
+        lambda t: replace_line(t, 5, "happyy,hari ini senang sekali"),
+        r"line 5: unknown label 'happyy' \(expected one of \['anger', 'fear', 'happy', 'love', 'sadness'\]\)$",
+    ),
+    (  # after the 3-line row at 264-266, the 2nd row below it starts on line 268
+        "emot",
+        "indonlu/emot/train_preprocess.csv",
+        lambda t: replace_line(t, 268, "love"),
+        r"line 268: expected 2 comma-separated fields \(label, tweet\), got 1$",
+    ),
+    (  # a missing field
+        "nusax_id",
+        "nusax/indonesian/test.csv",
+        lambda t: replace_line(t, 3, "729,Iya benar"),
+        r"line 3: expected 3 comma-separated fields \(id, text, label\), got 2$",
+    ),
+    (  # an empty text
+        "nusax_en",
+        "nusax/english/train.csv",
+        lambda t: replace_line(t, 2, "219,,neutral"),
+        r"line 2: empty text$",
+    ),
+    (  # a wrong header
+        "nusax_en",
+        "nusax/english/valid.csv",
+        lambda t: replace_line(t, 1, "id,sentence,label"),
+        r"line 1: expected header id,text,label",
+    ),
+    (  # a quote that is never closed swallows the rest of the file
+        "nusax_en",
+        "nusax/english/valid.csv",
+        lambda t: replace_line(t, 100, '999,"unterminated,neutral'),
+        r"line 100: .*(EOF|end of data)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "relpath", "edit", "message"), MALFORMED)
+def test_malformed_row_names_file_and_line(name, relpath, edit, message, tmp_path: Path) -> None:
+    bad = copy_file(relpath, tmp_path, edit)
+    with pytest.raises(data.DataError, match=message) as err:
+        data.read_rows(bad, name)
+    assert named_file(str(err.value), ", line ") == bad.resolve()
+
+
+def test_malformed_row_path_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = copy_file("indonlu/smsa/train_preprocess.tsv", tmp_path / "data", lambda t: replace_line(t, 12, "a\tb\tc"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(data.DataError) as err:
+        data.read_rows(bad, "smsa")
+    assert str(err.value) == (
+        "data/indonlu/smsa/train_preprocess.tsv, line 12: expected 2 tab-separated fields (text, label), got 3"
+    )
+
+
+def test_load_reports_malformed_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An edited file whose checksum was (wrongly) updated still fails, at the parser.
+    relpath = "indonlu/smsa/test_preprocess.tsv"
+    bad = copy_file(relpath, tmp_path, lambda t: replace_line(t, 7, "tidak enak\tnegatif"))
+    monkeypatch.setitem(data.SHA256, relpath, hashlib.sha256(bad.read_bytes()).hexdigest())
+    monkeypatch.setenv("DLNLP_DATA_DIR", str(tmp_path))
+    with pytest.raises(data.DataError, match=r"test_preprocess\.tsv, line 7: unknown label 'negatif'"):
+        data.load("smsa", "test")
+
+
+# --- unknown names --------------------------------------------------------------------------------
+
+
+def test_unknown_dataset_lists_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown dataset 'sst2'.*'emot', 'smsa', 'nusax_en', 'nusax_id'"):
+        data.load("sst2", "train")
+    with pytest.raises(ValueError, match="unknown dataset"):
+        data.labels("sst2")
+
+
+def test_unknown_split_lists_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown split 'dev' for 'smsa'.*'train', 'valid', 'test'"):
+        data.load("smsa", "dev")
+
+
+# --- where the files come from -----------------------------------------------------------------
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    requests: list[str] = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        QuietHandler.requests.append(self.path)
+        super().do_GET()
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    """A copy of the repository's data/ served on 127.0.0.1; yields (base_url, served root)."""
+    root = tmp_path / "served"
+    shutil.copytree(REPO_DATA, root / "data")
+    QuietHandler.requests = []
+    handler = functools.partial(QuietHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", root
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def outside_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Pretend the package was installed without data/: files go to an empty cache folder."""
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(data, "REPO_DATA_DIR", tmp_path / "no-checkout" / "data")
+    monkeypatch.setattr(data, "CACHE_DIR", cache)
+    return cache
+
+
+def test_download_fills_the_cache_once(server, outside_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base_url, _ = server
+    monkeypatch.setenv("DLNLP_DATA_URL", base_url + "/")
+    assert data.data_dir() == outside_repo
+    df = data.load("nusax_id", "valid")
+    expected = data.read_rows(REPO_DATA / "nusax/indonesian/valid.csv", "nusax_id")
+    assert df["text"].tolist() == [text for _line, text, _label in expected]
+    cached = outside_repo / "nusax/indonesian/valid.csv"
+    assert cached.read_bytes() == (REPO_DATA / "nusax/indonesian/valid.csv").read_bytes()
+    assert [p.name for p in cached.parent.iterdir()] == ["valid.csv"]  # no temporary file left behind
+    assert QuietHandler.requests == ["/data/nusax/indonesian/valid.csv"]
+    assert data.load("nusax_id", "valid").equals(df)
+    assert len(QuietHandler.requests) == 1  # the cached copy is used
+
+
+def test_download_rejects_a_corrupted_file(server, outside_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base_url, root = server
+    served = root / "data/nusax/english/test.csv"
+    served.write_bytes(served.read_bytes().replace(b"positive", b"negative", 1))
+    monkeypatch.setenv("DLNLP_DATA_URL", base_url)
+    with pytest.raises(data.DataError, match=r"/data/nusax/english/test\.csv: SHA-256 mismatch"):
+        data.load("nusax_en", "test")
+    assert QuietHandler.requests == ["/data/nusax/english/test.csv"]
+    assert not outside_repo.exists() or not any(outside_repo.rglob("*.csv*"))  # nothing saved, not even a .part
+
+
+def test_download_into_dlnlp_data_dir(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base_url, _ = server
+    target = tmp_path / "my-data"
+    monkeypatch.setenv("DLNLP_DATA_DIR", str(target))
+    monkeypatch.setenv("DLNLP_DATA_URL", base_url)
+    assert len(data.load("emot", "valid")) == 440
+    assert (target / "indonlu/emot/valid_preprocess.csv").is_file()
+
+
+def test_missing_url_says_what_to_set(outside_repo: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="DLNLP_DATA_URL"):
+        data.load("smsa", "valid")
+
+
+def test_nothing_downloads_in_a_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Port 9 on loopback ("discard") has no HTTP server: any download attempt would fail loudly.
+    monkeypatch.setenv("DLNLP_DATA_URL", "http://127.0.0.1:9")
+    assert data.data_dir() == REPO_DATA
+    assert len(data.load("nusax_en", "valid")) == 100

@@ -1,0 +1,210 @@
+"""Build each tutorial's notebook from its page and its snippet file (never edit the notebooks by hand).
+
+Prose becomes Markdown cells, each included snippet section becomes a code cell, recorded outputs are dropped
+(the notebook produces its own), generated figures are attached to the cell that shows them, and links to other
+pages point at the published site. A first code cell makes the notebook work outside the repository: it
+fetches the data helper `dlnlp/data.py` (checked against its SHA-256), which in turn fetches and verifies the
+data files. Run `python tools/notebooks.py` (or `pytest --update-outputs`) to rewrite docs/notebooks/.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import mimetypes
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+from mkdocs.utils.meta import get_data
+from mkdocs.utils.yaml import yaml_load
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tools.snippet_runner import SnippetError, parse_sections, relative  # noqa: E402
+
+DOCS = ROOT / "docs"
+NOTEBOOKS = DOCS / "notebooks"
+HELPER_FILES = ["dlnlp/__init__.py", "dlnlp/data.py"]
+
+FENCE = re.compile(r"^(\s*)(`{3,})\s*([\w+-]*)(.*)$")
+INCLUDE = re.compile(r'^\s*-{1,}8<-{1,}\s+"([^"]+)"\s*$')
+IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s#]+\.md)(#[^)\s]*)?\)")
+ADMONITION = re.compile(r'^(\s*)(!!!|\?\?\?\+?)\s+(\w+)(?:\s+"([^"]*)")?\s*$')
+
+
+def tutorial_pages() -> list[Path]:
+    """Pages whose front matter declares a level: each gets a notebook named after its file."""
+    return sorted(p for p in DOCS.rglob("*.md") if "level" in get_data(p.read_text(encoding="utf-8"))[1])
+
+
+def site_settings() -> dict:
+    config = yaml_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    repository = config["extra"]["repository"].rstrip("/")
+    owner_repo = repository.removeprefix("https://github.com/")
+    return {
+        "site_url": config["site_url"].rstrip("/") + "/",
+        "raw_url": f"https://raw.githubusercontent.com/{owner_repo}/{config['extra']['branch']}",
+    }
+
+
+def setup_cell(raw_url: str) -> str:
+    digests = {name: hashlib.sha256((ROOT / name).read_bytes()).hexdigest() for name in HELPER_FILES}
+    lines = [
+        "# Setup, needed only outside the repository (Colab, a downloaded notebook): fetch the data helper,",
+        "# check it against the SHA-256 it had when this notebook was built; it fetches and verifies the data.",
+        "import hashlib, importlib.util, os, pathlib, urllib.request",
+        "",
+        f'os.environ.setdefault("DLNLP_DATA_URL", "{raw_url}")',
+        f"HELPERS = {digests!r}",
+        'if importlib.util.find_spec("dlnlp") is None:',
+        "    for name, digest in HELPERS.items():",
+        '        data = urllib.request.urlopen(f"{os.environ[\'DLNLP_DATA_URL\']}/{name}").read()',
+        "        assert hashlib.sha256(data).hexdigest() == digest, f'{name}: checksum mismatch'",
+        "        pathlib.Path(name).parent.mkdir(exist_ok=True)",
+        "        pathlib.Path(name).write_bytes(data)",
+    ]
+    return "\n".join(lines)
+
+
+def convert_admonition(lines: list[str], i: int) -> tuple[list[str], int]:
+    """`!!! note "Title"` + indented body -> a Markdown blockquote (or <details> for `???`)."""
+    indent, marker, kind, title = ADMONITION.match(lines[i]).groups()
+    title = title if title is not None else kind.capitalize()
+    body, j = [], i + 1
+    while j < len(lines) and (not lines[j].strip() or lines[j].startswith(indent + "    ")):
+        body.append(lines[j][len(indent) + 4:] if lines[j].strip() else "")
+        j += 1
+    while body and not body[-1]:
+        body.pop()
+        j -= 1
+    if marker.startswith("???"):
+        return [f"<details><summary>{title}</summary>", "", *body, "", "</details>"], j
+    return [f"> **{title}**", ">", *[f"> {line}".rstrip() for line in body]], j
+
+
+class NotebookBuilder:
+    def __init__(self, page: Path, settings: dict):
+        self.page = page
+        self.settings = settings
+        self.cells: list = []
+        self.markdown: list[str] = []
+        self.attachments: dict = {}
+
+    def flush(self) -> None:
+        text = "\n".join(self.markdown).strip()
+        if text:
+            cell = nbformat.v4.new_markdown_cell(text)
+            if self.attachments:
+                cell.attachments = self.attachments
+            self.cells.append(cell)
+        self.markdown, self.attachments = [], {}
+
+    def code(self, source: str) -> None:
+        self.flush()
+        self.cells.append(nbformat.v4.new_code_cell(source.strip("\n")))
+
+    def section_code(self, reference: str, line_number: int) -> str:
+        file, _, section = reference.partition(":")
+        path = ROOT / "snippets" / file
+        where = f"{relative(self.page)}, line {line_number}"
+        if not path.exists() or not section:
+            raise SnippetError(f"{where}: includes {reference!r}; expected an existing snippets/FILE.py:SECTION")
+        for candidate in parse_sections(path):
+            if candidate.name == section:
+                return candidate.code
+        raise SnippetError(f"{where}: snippets/{file} has no section '{section}'")
+
+    def prose_line(self, line: str) -> str:
+        def image(match: re.Match) -> str:
+            target = (self.page.parent / match.group(2)).resolve()
+            if not target.is_relative_to(DOCS / "generated"):
+                return match.group(0)
+            mime = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+            self.attachments[target.name] = {mime: base64.b64encode(target.read_bytes()).decode()}
+            return f"![{match.group(1)}](attachment:{target.name})"
+
+        def link(match: re.Match) -> str:
+            target = (self.page.parent / match.group(2)).resolve().relative_to(DOCS).with_suffix("")
+            url = self.settings["site_url"] + ("" if target.name == "index" else target.as_posix() + "/")
+            return f"[{match.group(1)}]({url}{match.group(3) or ''})"
+
+        return LINK.sub(link, IMAGE.sub(image, line))
+
+    def build(self) -> nbformat.NotebookNode:
+        text = self.page.read_text(encoding="utf-8")
+        body, meta = get_data(text)
+        offset = text[: len(text) - len(body)].count("\n")  # front-matter lines, for error line numbers
+        lines = body.splitlines()
+        source = f"docs/{self.page.relative_to(DOCS).as_posix()}"
+        self.markdown = [
+            f"# {meta['title']}" if not body.lstrip().startswith("# ") else "",
+            f"*Generated from `{source}` and its snippet file by `tools/notebooks.py`; do not edit.*"
+            f" [Read it on the site]({self.settings['site_url']}{self.page.relative_to(DOCS).with_suffix('').as_posix()}/).",
+        ]
+        self.flush()
+        self.code(setup_cell(self.settings["raw_url"]))
+        i = 0
+        while i < len(lines):
+            line = lines[i]
+            fence = FENCE.match(line)
+            if ADMONITION.match(line):
+                converted, i = convert_admonition(lines, i)
+                self.markdown.extend(self.prose_line(item) for item in converted)
+                continue
+            if not fence:
+                self.markdown.append(self.prose_line(line))
+                i += 1
+                continue
+            indent, ticks, language, _ = fence.groups()
+            start, block, i = i, [], i + 1
+            while i < len(lines) and not lines[i].strip().startswith(ticks):
+                block.append(lines[i][len(indent):])
+                i += 1
+            i += 1
+            includes = [INCLUDE.match(item) for item in block if item.strip()]
+            if includes and all(includes):
+                if language == "python":
+                    self.code("".join(self.section_code(m.group(1), offset + start + 1) for m in includes))
+                continue  # recorded outputs are dropped: running the notebook prints them
+            if language == "python":
+                self.code("\n".join(block))
+            else:
+                self.markdown.extend([line[len(indent):], *block, ticks])
+        self.flush()
+        notebook = nbformat.v4.new_notebook(cells=self.cells)
+        notebook.metadata = {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        }
+        for number, cell in enumerate(notebook.cells):
+            cell.id = f"cell-{number}"  # stable ids: regenerating an unchanged page changes nothing
+        return notebook
+
+
+def render(page: Path) -> str:
+    notebook = NotebookBuilder(page, site_settings()).build()
+    nbformat.validate(notebook)
+    return nbformat.writes(notebook) + "\n"
+
+
+def notebook_path(page: Path) -> Path:
+    return NOTEBOOKS / f"{page.stem}.ipynb"
+
+
+def write_all() -> list[Path]:
+    NOTEBOOKS.mkdir(exist_ok=True)
+    written = []
+    for page in tutorial_pages():
+        notebook_path(page).write_text(render(page), encoding="utf-8")
+        written.append(notebook_path(page))
+    for stale in set(NOTEBOOKS.glob("*.ipynb")) - set(written):
+        stale.unlink()
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_all():
+        print(f"wrote {relative(path)}")
