@@ -50,8 +50,12 @@ def site_settings() -> dict:
     }
 
 
+def helper_digests() -> dict[str, str]:
+    return {name: hashlib.sha256((ROOT / name).read_bytes()).hexdigest() for name in HELPER_FILES}
+
+
 def setup_cell(raw_url: str) -> str:
-    digests = {name: hashlib.sha256((ROOT / name).read_bytes()).hexdigest() for name in HELPER_FILES}
+    digests = helper_digests()
     lines = [
         "# Setup, needed only outside the repository (Colab, a downloaded notebook): fetch the data helper,",
         "# check it against the SHA-256 it had when this notebook was built; it fetches and verifies the data.",
