@@ -1,0 +1,389 @@
+"""The site is a test.
+
+1. The real site builds with ``mkdocs build --strict`` (once per run; the other checks use that build).
+2. Each kind of bad input (missing snippet file, missing section, broken link, broken anchor) is made to
+   happen in a copy of the project, and the strict build must fail with a message naming the page and the problem.
+3. No built page loads anything from another host: a static check of the HTML and CSS, and a real Chromium
+   that records every request while it searches, follows a result and switches to dark mode.
+
+Run only the fast part with ``pytest tests/test_site.py -m "not browser"``.
+"""
+
+from __future__ import annotations
+
+import functools
+import html.parser
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# What a build needs; the fault tests copy these into a temporary directory.
+PROJECT_PATHS = ["mkdocs.yml", "docs", "snippets", "overrides", "tools"]
+
+BUILD_TIMEOUT_S = 600
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Building
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass
+class Build:
+    project: Path
+    site_dir: Path
+    returncode: int
+    log: str
+
+    def __repr__(self) -> str:  # keeps pytest's assertion output to the point
+        return f"Build({str(self.project)!r}, exit {self.returncode})"
+
+    def problems(self) -> str:
+        """The WARNING/ERROR lines of the log (the whole tail if there are none), for failure messages."""
+        lines = self.log.splitlines()
+        picked = [line for line in lines if re.search(r"WARNING|ERROR|Error|Aborted", line)]
+        return "\n".join(picked or lines[-40:])
+
+
+def mkdocs_build(project: Path, site_dir: Path) -> Build:
+    """Run the strict build of ``project`` the way CI does, from the project root."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=BUILD_TIMEOUT_S,
+    )
+    return Build(project, site_dir, proc.returncode, ANSI.sub("", proc.stdout))
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory) -> Build:
+    """The real site, built once from the repository root into a temporary directory."""
+    return mkdocs_build(REPO, tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture(scope="module")
+def site(build) -> Path:
+    """The built site's directory; tests that need it fail at once when the build did not pass."""
+    if build.returncode != 0:
+        pytest.fail(
+            f"the site did not build (mkdocs exited {build.returncode}), see test_strict_build_passes:\n"
+            + build.problems(),
+            pytrace=False,
+        )
+    return build.site_dir
+
+
+def test_strict_build_passes(build):
+    exit_code = build.returncode
+    assert exit_code == 0, f"mkdocs build --strict exited {exit_code}:\n{build.problems()}"
+    assert (build.site_dir / "index.html").is_file(), "the build passed but wrote no index.html"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Bad input gives a clear message naming its place
+# ---------------------------------------------------------------------------------------------------------------
+PAGE = "index.md"  # the faults are appended to docs/index.md of a copy of the project
+
+
+def _existing_snippet(project: Path) -> str:
+    """The name (relative to snippets/) of a real snippet file; a probe file is made if none exists yet."""
+    found = sorted(p for p in (project / "snippets").rglob("*.py") if "--8<-- [start:" in p.read_text("utf-8"))
+    if found:
+        return found[0].relative_to(project / "snippets").as_posix()
+    probe = project / "snippets" / "fault_probe.py"
+    probe.parent.mkdir(exist_ok=True)
+    probe.write_text("# --8<-- [start:present]\nx = 1\n# --8<-- [end:present]\n", encoding="utf-8")
+    return probe.name
+
+
+# fault name -> (Markdown appended to docs/index.md, words that one line of the message must contain)
+FAULTS = {
+    "missing_snippet_file": (
+        lambda project: '```python\n--8<-- "no_such_file.py:x"\n```',
+        [PAGE, "no_such_file.py"],
+    ),
+    "missing_snippet_section": (
+        lambda project: f'```python\n--8<-- "{_existing_snippet(project)}:no_such_section"\n```',
+        [PAGE, "no_such_section"],
+    ),
+    "broken_link": (
+        lambda project: "See [the missing page](missing.md).",
+        [PAGE, "missing.md"],
+    ),
+    "broken_anchor": (
+        lambda project: "See [a heading that is not there](index.md#no-such-heading).",
+        [PAGE, "no-such-heading"],
+    ),
+}
+
+
+def _build_with_fault(name: str, root: Path) -> tuple[Build, str]:
+    project = root / name / "project"
+    project.mkdir(parents=True)
+    for rel in PROJECT_PATHS:
+        src = REPO / rel
+        if src.is_dir():
+            shutil.copytree(src, project / rel, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.is_file():
+            shutil.copy2(src, project / rel)
+    inject, _ = FAULTS[name]
+    markdown = inject(project)
+    page = project / "docs" / PAGE
+    page.parent.mkdir(parents=True, exist_ok=True)
+    original = page.read_text("utf-8") if page.exists() else "# Home\n"
+    page.write_text(original.rstrip("\n") + "\n\n" + markdown + "\n", encoding="utf-8")
+    return mkdocs_build(project, root / name / "site"), markdown
+
+
+@pytest.fixture(scope="module")
+def fault_builds(site, tmp_path_factory) -> dict[str, tuple[Build, str]]:
+    """One strict build per fault, each in its own copy of the project; run side by side to save time.
+
+    Needs the project itself to build (``site``): a fault is only meaningful as the one thing wrong, and mkdocs
+    stops at the first page that raises, which could hide the injected fault behind an unrelated one.
+    """
+    root = tmp_path_factory.mktemp("faults")
+    with ThreadPoolExecutor(max_workers=len(FAULTS)) as pool:
+        futures = {name: pool.submit(_build_with_fault, name, root) for name in FAULTS}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_bad_input_fails_the_build_naming_page_and_problem(fault, fault_builds):
+    result, markdown = fault_builds[fault]
+    _, words = FAULTS[fault]
+    exit_code = result.returncode
+    assert exit_code != 0, (
+        f"the strict build passed although docs/{PAGE} contains:\n{markdown}\nlog:\n{result.problems()}"
+    )
+    naming = [line for line in result.log.splitlines() if all(w in line for w in words)]
+    assert naming, (
+        f"the build failed, but no line of its output names all of {words} "
+        f"(fault in docs/{PAGE}: {markdown!r}); it said:\n{result.problems()}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Nothing is loaded from another host: static check of the built HTML and CSS
+# ---------------------------------------------------------------------------------------------------------------
+# <link rel=...> values that make the browser fetch or contact the href (canonical, alternate, next... do not).
+LOADING_RELS = {
+    "stylesheet", "preload", "modulepreload", "prefetch", "prerender", "preconnect", "dns-prefetch",
+    "icon", "shortcut", "apple-touch-icon", "apple-touch-icon-precomposed", "mask-icon", "manifest",
+}
+RESOURCE_ATTRS = {
+    "script": ["src"],
+    "img": ["src", "srcset"],
+    "iframe": ["src"],
+    "source": ["src", "srcset"],
+    "video": ["src", "poster"],
+    "audio": ["src"],
+    "embed": ["src"],
+    "object": ["data"],
+    "track": ["src"],
+}
+CSS_URL = re.compile(r"""url\(\s*['"]?\s*([^'")\s]+)|@import\s+['"]([^'"]+)""", re.IGNORECASE)
+
+
+def is_external(url: str) -> bool:
+    url = url.strip()
+    return url.startswith("//") or urlsplit(url).scheme.lower() in {"http", "https", "ws", "wss", "ftp"}
+
+
+class _ResourceFinder(html.parser.HTMLParser):
+    """Collects (what, url) for every URL a page makes the browser load, including CSS in <style> and style=""."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, str]] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {k: v or "" for k, v in attrs}
+        if tag == "link":
+            rels = set(attrs.get("rel", "").lower().split())
+            if rels & LOADING_RELS:
+                self.found.append((f'<link rel="{attrs.get("rel")}" href>', attrs.get("href", "")))
+        for attr in RESOURCE_ATTRS.get(tag, []):
+            value = attrs.get(attr, "")
+            urls = [part.split()[0] for part in value.split(",") if part.strip()] if attr == "srcset" else [value]
+            self.found += [(f"<{tag} {attr}>", url) for url in urls]
+        if "style" in attrs:
+            self.found += [(f"<{tag} style>", url) for url in css_urls(attrs["style"])]
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.found += [("<style>", url) for url in css_urls(data)]
+
+
+def css_urls(css: str) -> list[str]:
+    return [a or b for a, b in CSS_URL.findall(css)]
+
+
+def test_built_pages_load_nothing_from_other_hosts(site):
+    offenders: dict[str, list[str]] = {}  # "<tag attr> url" -> files that reference it
+    for path in sorted(site.rglob("*")):
+        if path.suffix == ".html":
+            finder = _ResourceFinder()
+            finder.feed(path.read_text("utf-8", errors="replace"))
+            found = finder.found
+        elif path.suffix == ".css":
+            found = [("url()/@import", url) for url in css_urls(path.read_text("utf-8", errors="replace"))]
+        else:
+            continue
+        for what, url in found:
+            if is_external(url):
+                offenders.setdefault(f"{what} {url}", []).append(path.relative_to(site).as_posix())
+    report = [
+        f"{ref}\n    in {files[0]}" + (f" and {len(files) - 1} other file(s)" if len(files) > 1 else "")
+        for ref, files in sorted(offenders.items())
+    ]
+    assert not offenders, (
+        f"the built site loads {len(offenders)} thing(s) from other hosts "
+        "(a page must load everything from the site itself):\n" + "\n".join(report)
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A real browser against the built site
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def site_url(site):
+    """Serve the built site on 127.0.0.1 at an ephemeral port for the duration of the module."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium driven by playwright; skipped where missing, unless CI sets REQUIRE_BROWSER=1."""
+
+    def unavailable(reason: str):
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{reason}; REQUIRE_BROWSER=1 forbids skipping the browser test", pytrace=False)
+        pytest.skip(reason)
+
+    if not CHROMIUM.exists():
+        unavailable("Chromium not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright not installed (pip install -e '.[dev]')")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in {"data", "blob", "about"} or parts.hostname == "127.0.0.1"
+
+
+@pytest.mark.browser
+def test_browser_search_navigation_dark_mode_and_no_external_requests(chromium, site, site_url):
+    from playwright.sync_api import expect
+
+    T = 15_000  # ms to wait for each step (the search index loads in a worker)
+    requests: list[str] = []  # every URL any page or worker of this test asked for
+    errors: list[str] = []  # uncaught JavaScript errors, shown with a failing step
+    context = chromium.new_context(viewport={"width": 1400, "height": 900}, color_scheme="light")
+
+    def record(route, request):
+        requests.append(request.url)
+        # A request to another host is answered locally with an error: the test records it and never waits on it.
+        if _is_local(request.url):
+            route.continue_()
+        else:
+            route.abort()
+
+    context.route("**/*", record)
+    context.on("request", lambda request: requests.append(request.url))
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    try:
+        # Home page and the curriculum in the left sidebar.
+        page.goto(site_url, wait_until="load")
+        nav = page.locator("nav.md-nav--primary")
+        for level in ["Beginner", "Intermediate", "Advanced"]:
+            expect(nav.get_by_text(level, exact=True).first, f"sidebar shows {level}").to_be_visible(timeout=T)
+
+        # Search (the index loads in a web worker) finds the Hello World tutorial.
+        page.locator(".md-search__input").click()
+        page.locator(".md-search__input").press_sequentially("emotion", delay=50)
+        result = page.locator(".md-search-result__item a[href*='beginner/hello-world/']").filter(visible=True).first
+        expect(result, "a search result for 'emotion' links to beginner/hello-world/").to_be_visible(timeout=T)
+
+        # Following it opens the tutorial.
+        result.click()
+        page.wait_for_url(re.compile(r"/beginner/hello-world/"))
+        expect(page.locator("article h1")).to_contain_text("Hello, World! Predicting emotion", timeout=T)
+        assert page.title().startswith("Hello, World! Predicting emotion"), page.title()
+
+        # Dark mode.
+        body = page.locator("body")
+        expect(body).to_have_attribute("data-md-color-scheme", "default")
+        page.locator("form[data-md-component='palette'] label:visible").first.click()
+        expect(body).to_have_attribute("data-md-color-scheme", "slate", timeout=T)
+
+        # The rendered notebook, once the notebooks are generated.
+        if (site / "notebooks" / "hello-world" / "index.html").is_file():
+            page.goto(site_url + "notebooks/hello-world/", wait_until="load")
+            page.wait_for_load_state("networkidle")
+    except Exception as exc:
+        exc.add_note(f"JavaScript errors so far: {errors or 'none'}")
+        exc.add_note(f"requests to other hosts so far: {sorted({u for u in requests if not _is_local(u)}) or 'none'}")
+        raise
+    finally:
+        context.close()
+
+    external = sorted({url for url in requests if not _is_local(url)})
+    assert not external, (
+        f"the site made {len(external)} request(s) to other hosts:\n" + "\n".join(external)
+    )
