@@ -73,22 +73,6 @@ def setup_cell(raw_url: str) -> str:
     return "\n".join(lines)
 
 
-def convert_admonition(lines: list[str], i: int) -> tuple[list[str], int]:
-    """`!!! note "Title"` + indented body -> a Markdown blockquote (or <details> for `???`)."""
-    indent, marker, kind, title = ADMONITION.match(lines[i]).groups()
-    title = title if title is not None else kind.capitalize()
-    body, j = [], i + 1
-    while j < len(lines) and (not lines[j].strip() or lines[j].startswith(indent + "    ")):
-        body.append(lines[j][len(indent) + 4:] if lines[j].strip() else "")
-        j += 1
-    while body and not body[-1]:
-        body.pop()
-        j -= 1
-    if marker.startswith("???"):
-        return [f"<details><summary>{title}</summary>", "", *body, "", "</details>"], j
-    return [f"> **{title}**", ">", *[f"> {line}".rstrip() for line in body]], j
-
-
 class NotebookBuilder:
     def __init__(self, page: Path, settings: dict):
         self.page = page
@@ -137,6 +121,55 @@ class NotebookBuilder:
 
         return LINK.sub(link, IMAGE.sub(image, line))
 
+    def walk(self, lines: list[str], first_line: int, quoted: bool) -> None:
+        """Turn page lines into cells; inside an admonition (quoted) code stays Markdown, never a cell."""
+        i = 0
+        while i < len(lines):
+            line = lines[i]
+            if ADMONITION.match(line):
+                i = self.admonition(lines, i, first_line)
+                continue
+            fence = FENCE.match(line)
+            if not fence:
+                self.markdown.append(self.prose_line(line))
+                i += 1
+                continue
+            indent, ticks, language, _ = fence.groups()
+            start, block, i = i, [], i + 1
+            while i < len(lines) and not lines[i].strip().startswith(ticks):
+                block.append(lines[i][len(indent):])
+                i += 1
+            i += 1
+            includes = [INCLUDE.match(item) for item in block if item.strip()]
+            if includes and all(includes):
+                if language != "python":
+                    continue  # recorded outputs are dropped: running the notebook prints them
+                code = "".join(self.section_code(m.group(1), first_line + start) for m in includes)
+                block = code.rstrip("\n").splitlines()
+            if language == "python" and not quoted:
+                self.code("\n".join(block))
+            else:
+                self.markdown.extend([f"{ticks}{language}", *block, ticks])
+
+    def admonition(self, lines: list[str], i: int, first_line: int) -> int:
+        """`!!! note "Title"` + indented body -> a blockquote; `???` (collapsed) -> <details>."""
+        indent, marker, kind, title = ADMONITION.match(lines[i]).groups()
+        title = title if title is not None else kind.capitalize()
+        j = i + 1
+        while j < len(lines) and (not lines[j].strip() or lines[j].startswith(indent + "    ")):
+            j += 1
+        while j > i + 1 and not lines[j - 1].strip():
+            j -= 1
+        body = [line[len(indent) + 4:] for line in lines[i + 1: j]]
+        outer, self.markdown = self.markdown, []
+        self.walk(body, first_line + i + 1, quoted=True)
+        inner, self.markdown = self.markdown, outer
+        if marker.startswith("???"):
+            self.markdown.extend([f"<details><summary>{title}</summary>", "", *inner, "", "</details>"])
+        else:
+            self.markdown.extend([f"> **{title}**", ">", *[f"> {line}".rstrip() for line in inner]])
+        return j
+
     def build(self) -> nbformat.NotebookNode:
         text = self.page.read_text(encoding="utf-8")
         body, meta = get_data(text)
@@ -150,33 +183,7 @@ class NotebookBuilder:
         ]
         self.flush()
         self.code(setup_cell(self.settings["raw_url"]))
-        i = 0
-        while i < len(lines):
-            line = lines[i]
-            fence = FENCE.match(line)
-            if ADMONITION.match(line):
-                converted, i = convert_admonition(lines, i)
-                self.markdown.extend(self.prose_line(item) for item in converted)
-                continue
-            if not fence:
-                self.markdown.append(self.prose_line(line))
-                i += 1
-                continue
-            indent, ticks, language, _ = fence.groups()
-            start, block, i = i, [], i + 1
-            while i < len(lines) and not lines[i].strip().startswith(ticks):
-                block.append(lines[i][len(indent):])
-                i += 1
-            i += 1
-            includes = [INCLUDE.match(item) for item in block if item.strip()]
-            if includes and all(includes):
-                if language == "python":
-                    self.code("".join(self.section_code(m.group(1), offset + start + 1) for m in includes))
-                continue  # recorded outputs are dropped: running the notebook prints them
-            if language == "python":
-                self.code("\n".join(block))
-            else:
-                self.markdown.extend([line[len(indent):], *block, ticks])
+        self.walk(lines, offset + 1, quoted=False)
         self.flush()
         notebook = nbformat.v4.new_notebook(cells=self.cells)
         notebook.metadata = {
