@@ -68,7 +68,7 @@ def test_notebook_runs_outside_the_repository(page: Path, tmp_path: Path, reposi
     import nbclient
     import nbformat
 
-    monkeypatch.setenv("DLNLP_DATA_DIR", str(tmp_path / "data"))  # empty: any data file is downloaded and verified
+    monkeypatch.setenv("DLNLP_DATA_DIR", str(tmp_path / "cache"))  # empty: any data file is downloaded and verified
     monkeypatch.setenv("DLNLP_DATA_URL", repository_server)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(notebooks.notebook_path(page), as_version=4)
