@@ -175,11 +175,20 @@ class NotebookBuilder:
         body, meta = get_data(text)
         offset = text[: len(text) - len(body)].count("\n")  # front-matter lines, for error line numbers
         lines = body.splitlines()
+        title = meta["title"]
+        while lines and not lines[0].strip():  # the page's own H1 (if any) becomes the notebook's first line
+            lines.pop(0)
+            offset += 1
+        if lines and lines[0].startswith("# "):
+            title = lines.pop(0)[2:].strip()
+            offset += 1
         source = f"docs/{self.page.relative_to(DOCS).as_posix()}"
+        url = f"{self.settings['site_url']}{self.page.relative_to(DOCS).with_suffix('').as_posix()}/"
         self.markdown = [
-            f"# {meta['title']}" if not body.lstrip().startswith("# ") else "",
-            f"*Generated from `{source}` and its snippet file by `tools/notebooks.py`; do not edit.*"
-            f" [Read it on the site]({self.settings['site_url']}{self.page.relative_to(DOCS).with_suffix('').as_posix()}/).",
+            f"# {title}",
+            "",
+            f"*Generated from `{source}` and its snippet file by `tools/notebooks.py`; do not edit."
+            f" [Read it on the site]({url}).*",
         ]
         self.flush()
         self.code(setup_cell(self.settings["raw_url"]))
