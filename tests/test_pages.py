@@ -58,11 +58,11 @@ def test_every_include_resolves() -> None:
     problems = []
     for reference, pages in includes().items():
         file, _, section = reference.partition(":")
-        candidates = [ROOT / "snippets" / file, DOCS / file]
+        candidates = [ROOT / "snippets" / file, DOCS / file, ROOT / file]
         path = next((p for p in candidates if p.exists()), None)
         if path is None:
             if not file.startswith("generated/"):  # outputs appear after the first run; the build checks them
-                problems.append(f"{pages[0]}: includes {reference!r}: no such file in snippets/ or docs/")
+                problems.append(f"{pages[0]}: includes {reference!r}: no such file in snippets/, docs/ or the repository root")
         elif section and path.suffix == ".py" and section not in {s.name for s in parse_sections(path)}:
             problems.append(f"{pages[0]}: includes {reference!r}: {relative(path)} has no section '{section}'")
     assert not problems, "\n".join(problems)

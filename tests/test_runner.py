@@ -30,7 +30,7 @@ print("done")
 def test_sections_config_and_output_are_recorded(tmp_path: Path) -> None:
     path = snippet(tmp_path, GOOD)
     assert [s.name for s in parse_sections(path)] == ["setup", "show"]
-    assert read_config(path) == {"timeout": 30.0, "rtol": 0.1, "atol": 0.01}
+    assert read_config(path) == {"timeout": 30.0, "rtol": 0.1, "atol": 0.01, "volatile": ""}
     result = run_snippet(path, tmp_path)
     assert result.error is None
     assert result.outputs == {"setup": "", "show": "pi is 3.1416\ndone\n"}
@@ -98,3 +98,7 @@ def test_numbers_compare_within_tolerance() -> None:
     assert "differs from recorded 0.612" in compare_output("f1 = 0.612\n", "f1 = 0.700\n", rtol=0.05, atol=0.01)
     assert "recorded 'shape (2, 3)'" in compare_output("shape (2, 3)\n", "shape [2, 3]\n", rtol=0, atol=0)
     assert "2 lines recorded, 1 printed" in compare_output("a\nb\n", "a\n", rtol=0, atol=0)
+    # Lines with the volatile word keep their wording checked, not their numbers.
+    assert compare_output("speed-up 2.1x\n", "speed-up 3.4x\n", rtol=0, atol=0, volatile="speed-up") is None
+    assert compare_output("speed-up 2.1x\n", "slowdown 3.4x\n", rtol=0, atol=0, volatile="speed-up") is not None
+    assert compare_output("f1 0.61\n", "f1 0.91\n", rtol=0, atol=0, volatile="speed-up") is not None

@@ -25,5 +25,5 @@ def test_snippet_runs_and_matches_recorded_output(snippet: Path, tmp_path: Path,
     if update_outputs:
         write_recorded(snippet, result)
         return
-    problems = check_recorded(snippet, result, config["rtol"], config["atol"])
+    problems = check_recorded(snippet, result, config["rtol"], config["atol"], volatile=config["volatile"])
     assert not problems, "\n".join(problems) + "\nIf the change is intended: pytest --update-outputs"

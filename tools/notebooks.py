@@ -26,7 +26,7 @@ from tools.snippet_runner import SnippetError, parse_sections, relative  # noqa:
 
 DOCS = ROOT / "docs"
 NOTEBOOKS = DOCS / "notebooks"
-HELPER_FILES = ["dlnlp/__init__.py", "dlnlp/data.py"]
+HELPER_FILES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "dlnlp").glob("*.py"))
 
 FENCE = re.compile(r"^(\s*)(`{3,})\s*([\w+-]*)(.*)$")
 INCLUDE = re.compile(r'^\s*-{1,}8<-{1,}\s+"([^"]+)"\s*$')
@@ -94,8 +94,10 @@ class NotebookBuilder:
         self.flush()
         self.cells.append(nbformat.v4.new_code_cell(source.strip("\n")))
 
-    def section_code(self, reference: str, line_number: int) -> str:
+    def included_code(self, reference: str, line_number: int) -> str:
         file, _, section = reference.partition(":")
+        if file.startswith("dlnlp/"):
+            return (ROOT / file).read_text(encoding="utf-8")
         path = ROOT / "snippets" / file
         where = f"{relative(self.page)}, line {line_number}"
         if not path.exists() or not section:
@@ -141,12 +143,15 @@ class NotebookBuilder:
                 i += 1
             i += 1
             includes = [INCLUDE.match(item) for item in block if item.strip()]
+            library = False
             if includes and all(includes):
                 if language != "python":
                     continue  # recorded outputs are dropped: running the notebook prints them
-                code = "".join(self.section_code(m.group(1), first_line + start) for m in includes)
+                # Library code (dlnlp/...) is shown for reading; the notebook imports it, never runs it twice.
+                library = any(m.group(1).startswith("dlnlp/") for m in includes)
+                code = "".join(self.included_code(m.group(1), first_line + start) for m in includes)
                 block = code.rstrip("\n").splitlines()
-            if language == "python" and not quoted:
+            if language == "python" and not quoted and not library:
                 self.code("\n".join(block))
             else:
                 self.markdown.extend([f"{ticks}{language}", *block, ticks])

@@ -34,7 +34,8 @@ FIGURE_SUFFIXES = {".svg", ".png"}
 SECTION_MARK = re.compile(r"^\s*#\s*-{1,}8<-{1,}\s*\[\s*(start|end)\s*:\s*([a-z][-_0-9a-z]*)\s*\]\s*$")
 CONFIG_LINE = re.compile(r"^#\s*tutorial-test:(.*)$")
 # Defaults, overridable per file with a first-line comment such as `# tutorial-test: timeout=300 rtol=0.1`.
-DEFAULTS = {"timeout": 120.0, "rtol": 0.05, "atol": 0.01}
+# `volatile=TEXT`: on printed lines containing TEXT (timings, speed-ups) only the words are compared, not numbers.
+DEFAULTS = {"timeout": 120.0, "rtol": 0.05, "atol": 0.01, "volatile": ""}
 
 
 class SnippetError(Exception):
@@ -63,7 +64,7 @@ def relative(path: Path) -> str:
         return str(path)
 
 
-def read_config(path: Path) -> dict[str, float]:
+def read_config(path: Path) -> dict:
     """Settings from the optional `# tutorial-test: key=value ...` comment on the first line."""
     config = dict(DEFAULTS)
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -73,7 +74,7 @@ def read_config(path: Path) -> dict[str, float]:
             key, _, value = item.partition("=")
             if key not in DEFAULTS or not value:
                 raise SnippetError(f"{relative(path)}, line 1: unknown setting {item!r}; known: {sorted(DEFAULTS)}")
-            config[key] = float(value)
+            config[key] = value if key == "volatile" else float(value)
     return config
 
 
@@ -223,7 +224,7 @@ def write_recorded(snippet: Path, result: RunResult, generated: Path = GENERATED
 
 
 def check_recorded(snippet: Path, result: RunResult, rtol: float, atol: float,
-                   generated: Path = GENERATED) -> list[str]:
+                   generated: Path = GENERATED, volatile: str = "") -> list[str]:
     """Every way the recorded files disagree with this run, each naming the file and section."""
     folder = generated / snippet.stem
     where = relative(snippet)
@@ -237,7 +238,7 @@ def check_recorded(snippet: Path, result: RunResult, rtol: float, atol: float,
         if not text.strip():
             problems.append(f"{where}, section '{section}': printed nothing, but {relative(path)} records output")
             continue
-        difference = compare_output(parse_recorded(path), text, rtol, atol)
+        difference = compare_output(parse_recorded(path), text, rtol, atol, volatile)
         if difference:
             problems.append(f"{where}, section '{section}': output drifted from {relative(path)}: {difference}")
     expected_files = {f"{s}.txt" for s, t in result.outputs.items() if t.strip()} | {f.name for f in result.figures}
@@ -249,7 +250,7 @@ def check_recorded(snippet: Path, result: RunResult, rtol: float, atol: float,
     return problems
 
 
-def compare_output(expected: str, actual: str, rtol: float, atol: float) -> str | None:
+def compare_output(expected: str, actual: str, rtol: float, atol: float, volatile: str = "") -> str | None:
     """None when equal up to number tolerance, else a message naming the first differing line."""
     exp_lines, act_lines = expected.rstrip("\n").splitlines(), actual.rstrip("\n").splitlines()
     if len(exp_lines) != len(act_lines):
@@ -257,6 +258,8 @@ def compare_output(expected: str, actual: str, rtol: float, atol: float) -> str 
     for number, (exp, act) in enumerate(zip(exp_lines, act_lines), start=1):
         if NUMBER.sub("#", exp).rstrip() != NUMBER.sub("#", act).rstrip():
             return f"line {number}: recorded {exp!r}, printed {act!r}"
+        if volatile and volatile in exp:
+            continue  # a timing: it differs on every run and every machine, only its wording is checked
         for e, a in zip(NUMBER.findall(exp), NUMBER.findall(act)):
             if abs(float(a) - float(e)) > atol + rtol * abs(float(e)):
                 return f"line {number}: number {a} differs from recorded {e} (tolerance {atol:g} + {rtol:g}*|x|)"
