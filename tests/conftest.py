@@ -4,9 +4,14 @@ import os
 
 import pytest
 
+from tools.snippet_runner import forbid_network
+
 # Nothing in the suite may reach a model or dataset hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+forbid_network()  # in-process tests too; subprocess snippets install the same guard
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

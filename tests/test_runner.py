@@ -102,3 +102,9 @@ def test_numbers_compare_within_tolerance() -> None:
     assert compare_output("speed-up 2.1x\n", "speed-up 3.4x\n", rtol=0, atol=0, volatile="speed-up") is None
     assert compare_output("speed-up 2.1x\n", "slowdown 3.4x\n", rtol=0, atol=0, volatile="speed-up") is not None
     assert compare_output("f1 0.61\n", "f1 0.91\n", rtol=0, atol=0, volatile="speed-up") is not None
+
+
+def test_network_access_fails_the_snippet(tmp_path: Path) -> None:
+    code = 'import urllib.request\nurllib.request.urlopen("http://93.184.216.34/", timeout=5)'
+    result = run_snippet(snippet(tmp_path, GOOD.replace('print("done")', code)), tmp_path)
+    assert "network access attempted to ('93.184.216.34', 80)" in result.error

@@ -114,8 +114,25 @@ def parse_sections(path: Path) -> list[Section]:
 # --------------------------------------------------------------------------- child side
 
 
+def forbid_network() -> None:
+    """Tutorials run offline: any connection beyond this machine raises instead of silently downloading."""
+    import socket
+
+    connect = socket.socket.connect
+
+    def guarded(sock, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and sock.family in (socket.AF_INET, socket.AF_INET6):
+            if host not in ("localhost", "::1") and not host.startswith("127."):
+                raise ConnectionRefusedError(f"network access attempted to {address!r}: tutorials must run offline")
+        return connect(sock, address)
+
+    socket.socket.connect = guarded
+
+
 def execute(path: Path, result_file: Path) -> int:
     """Run every section in one namespace, as `python snippet.py` would, recording stdout per section."""
+    forbid_network()
     sys.path.insert(0, str(path.parent))
     sys.argv = [str(path)]
     namespace = {"__name__": "__main__", "__file__": str(path)}
