@@ -112,6 +112,9 @@ class NotebookBuilder:
             target = (self.page.parent / match.group(2)).resolve()
             if not target.is_relative_to(DOCS / "generated"):
                 return match.group(0)
+            if not target.exists():
+                raise SnippetError(f"{relative(self.page)}: shows {match.group(2)}, which is missing;"
+                                   " run pytest --update-outputs")
             mime = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
             self.attachments[target.name] = {mime: base64.b64encode(target.read_bytes()).decode()}
             return f"![{match.group(1)}](attachment:{target.name})"
