@@ -30,7 +30,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 # What a build needs; the fault tests copy these into a temporary directory.
-PROJECT_PATHS = ["mkdocs.yml", "docs", "snippets", "overrides", "tools"]
+PROJECT_PATHS = ["mkdocs.yml", "docs", "snippets", "overrides", "tools", "dlnlp"]  # what mkdocs.yml reads
 
 BUILD_TIMEOUT_S = 600
 CHROMIUM = Path("/usr/bin/chromium")
