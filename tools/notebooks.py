@@ -45,7 +45,7 @@ def site_settings() -> dict:
     repository = config["extra"]["repository"].rstrip("/")
     owner_repo = repository.removeprefix("https://github.com/")
     return {
-        "site_url": config["site_url"].rstrip("/") + "/",
+        "site_url": config["extra"]["published_url"].rstrip("/") + "/",
         "raw_url": f"https://raw.githubusercontent.com/{owner_repo}/{config['extra']['branch']}",
     }
 
