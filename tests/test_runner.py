@@ -30,10 +30,18 @@ print("done")
 def test_sections_config_and_output_are_recorded(tmp_path: Path) -> None:
     path = snippet(tmp_path, GOOD)
     assert [s.name for s in parse_sections(path)] == ["setup", "show"]
-    assert read_config(path) == {"timeout": 30.0, "rtol": 0.1, "atol": 0.01, "volatile": ""}
+    assert read_config(path) == {"timeout": 30.0, "rtol": 0.1, "atol": 0.01, "volatile": "", "args": "", "after": ""}
     result = run_snippet(path, tmp_path)
     assert result.error is None
     assert result.outputs == {"setup": "", "show": "pi is 3.1416\ndone\n"}
+
+
+def test_args_setting_becomes_the_command_line(tmp_path: Path) -> None:
+    path = snippet(tmp_path, "# tutorial-test: args=--dataset=smsa,--epochs=2\n" + GOOD.split("\n", 1)[1]
+                   .replace('print("done")', "import sys; print(sys.argv[1:])"))
+    result = run_snippet(path, tmp_path)
+    assert result.error is None
+    assert result.outputs["show"].endswith("['--dataset=smsa', '--epochs=2']\n")
 
 
 def test_raising_snippet_names_file_line_and_section(tmp_path: Path) -> None:
@@ -67,6 +75,7 @@ def test_exit_is_reported_not_swallowed(tmp_path: Path) -> None:
         ("# --8<-- [start:a]\n# --8<-- [end:a]\n# --8<-- [start:a]\n# --8<-- [end:a]\n", "line 3: section 'a' is defined twice"),
         ("# only a comment\n", "no sections"),
         ("# tutorial-test: timeuot=3\n", "line 1: unknown setting 'timeuot=3'"),
+        ("# tutorial-test: after=no_such_page\n", "line 1: after=no_such_page: no snippets/no_such_page.py"),
     ],
 )
 def test_broken_section_markup_is_rejected(tmp_path: Path, text: str, message: str) -> None:

@@ -35,7 +35,11 @@ SECTION_MARK = re.compile(r"^\s*#\s*-{1,}8<-{1,}\s*\[\s*(start|end)\s*:\s*([a-z]
 CONFIG_LINE = re.compile(r"^#\s*tutorial-test:(.*)$")
 # Defaults, overridable per file with a first-line comment such as `# tutorial-test: timeout=300 rtol=0.1`.
 # `volatile=TEXT`: on printed lines containing TEXT (timings, speed-ups) only the words are compared, not numbers.
-DEFAULTS = {"timeout": 120.0, "rtol": 0.05, "atol": 0.01, "volatile": ""}
+# `args=A,B,...`: command-line arguments (sys.argv[1:]) for a snippet that is a script with options.
+# `after=NAME`: the suite runs snippets/NAME.py first and starts this one in a copy of its working folder
+#   (e.g. a script that fine-tunes the checkpoint another page saved).
+DEFAULTS = {"timeout": 120.0, "rtol": 0.05, "atol": 0.01, "volatile": "", "args": "", "after": ""}
+TEXT_SETTINGS = {"volatile", "args", "after"}
 
 
 class SnippetError(Exception):
@@ -74,8 +78,14 @@ def read_config(path: Path) -> dict:
             key, _, value = item.partition("=")
             if key not in DEFAULTS or not value:
                 raise SnippetError(f"{relative(path)}, line 1: unknown setting {item!r}; known: {sorted(DEFAULTS)}")
-            config[key] = value if key == "volatile" else float(value)
+            config[key] = value if key in TEXT_SETTINGS else float(value)
+    if config["after"] and not (SNIPPETS / f"{config['after']}.py").is_file():
+        raise SnippetError(f"{relative(path)}, line 1: after={config['after']}: no snippets/{config['after']}.py")
     return config
+
+
+def snippet_args(config: dict) -> list[str]:
+    return [arg for arg in config["args"].split(",") if arg]
 
 
 def parse_sections(path: Path) -> list[Section]:
@@ -134,7 +144,7 @@ def execute(path: Path, result_file: Path) -> int:
     """Run every section in one namespace, as `python snippet.py` would, recording stdout per section."""
     forbid_network()
     sys.path.insert(0, str(path.parent))
-    sys.argv = [str(path)]
+    sys.argv = [str(path), *snippet_args(read_config(path))]
     namespace = {"__name__": "__main__", "__file__": str(path)}
     state: dict = {"outputs": {}, "section": None, "error": None}
     with contextlib.suppress(ImportError):  # stable SVG ids, so regenerated figures do not churn in git
