@@ -96,16 +96,17 @@ class NotebookBuilder:
 
     def included_code(self, reference: str, line_number: int) -> str:
         file, _, section = reference.partition(":")
-        if file.startswith("dlnlp/"):
-            return (ROOT / file).read_text(encoding="utf-8")
-        path = ROOT / "snippets" / file
+        library = file.startswith("dlnlp/")
+        path = ROOT / file if library else ROOT / "snippets" / file
         where = f"{relative(self.page)}, line {line_number}"
+        if library and path.exists() and not section:
+            return path.read_text(encoding="utf-8")  # a whole library file, shown for reading
         if not path.exists() or not section:
             raise SnippetError(f"{where}: includes {reference!r}; expected an existing snippets/FILE.py:SECTION")
         for candidate in parse_sections(path):
             if candidate.name == section:
                 return candidate.code
-        raise SnippetError(f"{where}: snippets/{file} has no section '{section}'")
+        raise SnippetError(f"{where}: {relative(path)} has no section '{section}'")
 
     def prose_line(self, line: str) -> str:
         def image(match: re.Match) -> str:
