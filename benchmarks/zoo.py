@@ -78,9 +78,10 @@ CITATIONS = {"IndoNLU": "Wilie et al. (2020), Table 5", "NusaX": "Winata et al. 
 # ---------------------------------------------------------------------------------------------------------------
 # 1. The zoo snippets
 # ---------------------------------------------------------------------------------------------------------------
-def run_snippet(path: Path) -> tuple[list[dict], float]:
-    """Run one zoo snippet at full size in a fresh temporary folder; return its results and its wall time.
+def run_snippet(path: Path, result_file: str | None = None) -> tuple[list[dict], float]:
+    """Run one snippet at full size in a fresh temporary folder; return its results and its wall time.
 
+    It must write `result_file` (default `zoo_<name>.json`), a list of `dlnlp.zoo.Result`, into its folder.
     Its stderr (tqdm bars) and stdout go to our stderr, so the user watches it train and our stdout stays clean.
     """
     name = path.stem
@@ -95,7 +96,7 @@ def run_snippet(path: Path) -> tuple[list[dict], float]:
         seconds = time.perf_counter() - started
         if completed.returncode != 0:
             raise RuntimeError(f"{path} exited with status {completed.returncode} (see its traceback above)")
-        output = Path(folder) / f"zoo_{name}.json"
+        output = Path(folder) / (result_file or f"zoo_{name}.json")
         if not output.exists():
             raise RuntimeError(f"{path} ran with DLNLP_FULL=1 but wrote no {output.name} into its working folder")
         rows = json.loads(output.read_text(encoding="utf-8"))

@@ -108,6 +108,13 @@ class NotebookBuilder:
                 return candidate.code
         raise SnippetError(f"{where}: {relative(path)} has no section '{section}'")
 
+    def included_markdown(self, reference: str, line_number: int) -> list[str]:
+        path = DOCS / reference
+        if ":" in reference or not path.is_relative_to(DOCS / "generated") or not path.exists():
+            raise SnippetError(f"{relative(self.page)}, line {line_number}: includes {reference!r} in the prose;"
+                               " expected an existing docs/generated/ file (run pytest --update-outputs)")
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("<!--")]
+
     def prose_line(self, line: str) -> str:
         def image(match: re.Match) -> str:
             target = (self.page.parent / match.group(2)).resolve()
@@ -136,6 +143,11 @@ class NotebookBuilder:
                 i = self.admonition(lines, i, first_line)
                 continue
             fence = FENCE.match(line)
+            prose_include = INCLUDE.match(line) if not fence else None
+            if prose_include:  # a generated Markdown table included in the prose: the notebook gets its text
+                self.markdown.extend(self.included_markdown(prose_include.group(1), first_line + i))
+                i += 1
+                continue
             if not fence:
                 self.markdown.append(self.prose_line(line))
                 i += 1
