@@ -49,7 +49,7 @@ def render(results: dict) -> dict[str, str]:
     files = {"results_table.txt": table(["Model (NusaX English)", "Test macro-F1", "Test accuracy", "Valid macro-F1",
                                          "Training time", "Parameters"], body, "lrrrrr")}
     body = [[b["bar"], f"≥ {b['required']:.2f}" if b["bar"] == "test macro-F1" else f"≤ {b['required']:.0f} s",
-             "n/a" if b["achieved"] is None else f"{b['achieved']:.3f}" if b["bar"] == "test macro-F1"
+             "n/a" if b["achieved"] is None else f"{b['achieved']:.4f}" if b["bar"] == "test macro-F1"
              else f"{b['achieved']:.1f} s", "PASS" if b["passed"] else "**FAIL**"] for b in results["bars"]]
     files["bars.txt"] = table(["Bar (fine-tuned model)", "Required", "Achieved", "Result"], body, "llll")
     body = [[f"**Ours:** {MODEL_NAMES.get(r['model'], r['model'])}", "this benchmark", f"{100 * r['test_f1']:.1f}"]

@@ -314,7 +314,7 @@ def render(results: dict) -> dict[str, str]:
         time_bar = bar["bar"].startswith("training seconds")
         required = f"≤ {bar['required']:.0f} s per model" if time_bar else f"≥ {bar['required']:.2f}"
         achieved = "n/a" if bar["achieved"] is None else (
-            f"{bar['achieved']:.1f} s" if time_bar else f"{bar['achieved']:.3f}")
+            f"{bar['achieved']:.1f} s" if time_bar else f"{bar['achieved']:.4f}")  # 4 decimals: 0.7399 must not read as 0.740
         model = bar["model"] or "no zoo model was run"
         if not time_bar and bar["model"] == ENSEMBLE:
             members = next(r["members"] for r in rows if r["kind"] == "ensemble" and r["dataset"] == bar["dataset"])
