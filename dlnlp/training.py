@@ -47,22 +47,30 @@ def class_weights(labels: list[int], n_classes: int) -> torch.Tensor:
 def fit(model: nn.Module, train_loader, valid_loader, epochs: int, lr: float = 1e-3, weight_decay: float = 0.0,
         weights: torch.Tensor | None = None, patience: int = 3, clip: float = 1.0, label_smoothing: float = 0.0,
         desc: str = "training") -> History:
-    """Train with AdamW and a linear decay; keep the weights of the epoch with the best validation macro-F1."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    """Train with AdamW (SparseAdam for sparse embeddings) and a linear decay; keep the weights of the epoch with
+    the best validation macro-F1."""
+    # Embeddings built with sparse=True get a gradient only for the rows a batch used; SparseAdam updates just
+    # those rows, which keeps a large hashed table (the bag of embeddings) fast. Everything else: AdamW.
+    sparse = [m.weight for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse]
+    dense = [p for p in model.parameters() if all(p is not s for s in sparse)]
+    optimizers = [torch.optim.AdamW(dense, lr=lr, weight_decay=weight_decay)]
+    if sparse:
+        optimizers.append(torch.optim.SparseAdam(sparse, lr=lr))
     total = epochs * len(train_loader)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / total)
+    schedules = [torch.optim.lr_scheduler.LambdaLR(o, lambda step: 1 - step / total) for o in optimizers]
     loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=label_smoothing)
     history, best = History(), None
     for epoch in tqdm(range(1, epochs + 1), desc=desc, leave=False):
         model.train()
         losses = []
         for ids, lengths, y in train_loader:
-            optimizer.zero_grad()
+            model.zero_grad()
             loss = loss_fn(model(ids, lengths), y)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
-            schedule.step()
+            nn.utils.clip_grad_norm_(dense, clip)  # clipping a sparse gradient is not implemented in PyTorch
+            for optimizer, schedule in zip(optimizers, schedules):
+                optimizer.step()
+                schedule.step()
             losses.append(loss.item())
         history.train_loss.append(float(np.mean(losses)))
         history.valid_f1.append(macro_f1(model, valid_loader))

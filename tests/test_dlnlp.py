@@ -35,9 +35,9 @@ def test_class_weights_balance_the_classes() -> None:
 
 
 class Bag(nn.Module):
-    def __init__(self, vocab_size: int, n_classes: int):
+    def __init__(self, vocab_size: int, n_classes: int, sparse: bool = False):
         super().__init__()
-        self.embed = nn.EmbeddingBag(vocab_size, 8, padding_idx=0)
+        self.embed = nn.EmbeddingBag(vocab_size, 8, padding_idx=0, sparse=sparse)
         self.out = nn.Linear(8, n_classes)
 
     def forward(self, ids, lengths):
@@ -55,3 +55,17 @@ def test_fit_learns_a_separable_task_and_keeps_the_best_epoch() -> None:
     assert macro_f1(model, valid) == history.best_f1 == 1.0  # the restored weights are the best epoch's
     assert len(history.valid_f1) == history.best_epoch + 3 < 15  # early stopping: 3 epochs without improvement
     assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_fit_updates_only_the_used_rows_of_a_sparse_embedding() -> None:
+    torch.manual_seed(0)
+    ids = [[2, 3]] * 20 + [[4, 5]] * 20  # rows 1 and 6..9 are never used
+    labels = [0] * 20 + [1] * 20
+    train = make_loader(ids, labels, batch_size=8, shuffle=True)
+    valid = make_loader(ids, labels, batch_size=8, shuffle=False)
+    model = Bag(10, 2, sparse=True)
+    before = model.embed.weight.detach().clone()
+    history = fit(model, train, valid, epochs=15, lr=0.05, patience=3)  # SparseAdam for the table, AdamW for the rest
+    changed = (model.embed.weight != before).any(dim=1)
+    assert changed.tolist() == [False, False, True, True, True, True, False, False, False, False]
+    assert history.best_f1 == 1.0 and history.train_loss[-1] < history.train_loss[0]
