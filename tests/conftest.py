@@ -25,3 +25,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def update_outputs(request: pytest.FixtureRequest) -> bool:
     return request.config.getoption("--update-outputs")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --update-outputs, write the notebooks last: they embed the figures that the snippet tests rewrite, so
+    a notebook written before its snippet ran would keep the old figure and be stale at the next run."""
+    if config.getoption("--update-outputs"):
+        items.sort(key=lambda item: item.path.name == "test_notebooks.py")  # stable: the rest keep their order

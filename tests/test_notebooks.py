@@ -1,5 +1,7 @@
 """Each tutorial's notebook is generated from its page and snippet, and is up to date."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,17 @@ def test_notebook_is_generated_and_fresh(page: Path, update_outputs: bool) -> No
         f"{path.relative_to(notebooks.ROOT)} is stale ({page.relative_to(notebooks.ROOT)} or its snippet changed):"
         " run pytest --update-outputs"
     )
+
+
+def test_update_outputs_writes_the_notebooks_after_the_snippets() -> None:
+    """Notebooks embed the figures that snippet tests rewrite, so --update-outputs must order them last."""
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "--update-outputs", "-p", "no:cacheprovider"],
+        cwd=notebooks.ROOT, capture_output=True, text=True, check=True).stdout
+    files = [line.split("::")[0] for line in collected.splitlines() if "::" in line]
+    last_snippet = max(i for i, name in enumerate(files) if name.endswith("test_snippets.py"))
+    first_notebook = min(i for i, name in enumerate(files) if name.endswith("test_notebooks.py"))
+    assert last_snippet < first_notebook
 
 
 def test_no_orphan_notebooks() -> None:
