@@ -11,7 +11,8 @@
    its C chosen on valid macro-F1, scored once on test.
 3. An ensemble per dataset: the average of the probabilities of the subset of zoo models with the best VALID
    macro-F1 (every non-empty subset is tried), scored once on test.
-4. `benchmarks/results.json` (scores, no probabilities) and the Markdown tables that docs/intermediate/results.md
+4. How precise each test score is: a 95% bootstrap interval from resampling the test examples.
+5. `benchmarks/results.json` (scores, no probabilities) and the Markdown tables that docs/intermediate/results.md
    includes (docs/generated/benchmark/). Exits with status 1, after writing them, if a bar is not met.
 
 Every model is trained and scored on the same dataset: nothing trained on SmSA is ever scored on NusaX Indonesian
@@ -33,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import bootstrap
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
@@ -51,6 +53,7 @@ DATASETS = ["emot", "smsa", "nusax_id"]
 DATASET_NAMES = {"emot": "EmoT", "smsa": "SmSA", "nusax_id": "NusaX Indonesian"}
 REQUIRED_F1 = {"emot": 0.68, "smsa": 0.74, "nusax_id": 0.78}  # test macro-F1 of the zoo ensemble chosen on valid
 MAX_SECONDS = 180.0  # training time of each zoo model on each dataset
+RESAMPLES = 1000  # bootstrap resamples of the test set for each score's 95% interval
 C_GRID = (1.0, 3.0, 10.0, 30.0)  # inverse regularization strength of the baseline, chosen on valid
 BASELINE = "tfidf_logreg"
 ENSEMBLE = "ensemble"
@@ -157,7 +160,7 @@ def tfidf_baseline(train_texts: list[str], train_y, valid_texts: list[str], vali
         "model": BASELINE, "dataset": "", "valid_f1": best_f1,
         "test_f1": f1_score(test_y, test_pred, average="macro"), "test_accuracy": accuracy_score(test_y, test_pred),
         "best_epoch": None, "seconds": seconds, "parameters": int(best.coef_.size + best.intercept_.size),
-        "C": best_c, "test_proba": test_proba,
+        "C": best_c, "test_proba": test_proba, "test_f1_interval": f1_interval(test_y, test_pred),
     }
 
 
@@ -206,11 +209,25 @@ def ensemble(rows: list[dict], valid_y, test_y) -> dict:
         "test_f1": f1_score(test_y, test_pred, average="macro"), "test_accuracy": accuracy_score(test_y, test_pred),
         "best_epoch": None, "seconds": sum(by_name[m]["seconds"] for m in members),
         "parameters": sum(by_name[m]["parameters"] for m in members),
+        "test_f1_interval": f1_interval(test_y, test_pred),
     }
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# 4. Bars, machine, label distributions
+# 4. How precise a test score is
+# ---------------------------------------------------------------------------------------------------------------
+def f1_interval(test_y, test_pred, resamples: int = RESAMPLES) -> list[float]:
+    """95% interval of the test macro-F1: the test examples resampled with replacement, `resamples` times
+    (percentile bootstrap). It says how far the score could move on another test set of the same size drawn
+    from the same source; it says nothing about seeds or about a shift between valid and test."""
+    result = bootstrap((np.asarray(test_y), np.asarray(test_pred)),
+                       lambda y, pred: f1_score(y, pred, average="macro"), paired=True, vectorized=False,
+                       n_resamples=resamples, method="percentile", rng=np.random.default_rng(0))
+    return [float(result.confidence_interval.low), float(result.confidence_interval.high)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5. Bars, machine, label distributions
 # ---------------------------------------------------------------------------------------------------------------
 def check_bars(rows: list[dict], failures: dict[str, str]) -> list[dict]:
     """Quality: the zoo model or ensemble chosen on VALID (the ensemble row: every subset, singletons included,
@@ -267,11 +284,13 @@ def public(row: dict, kind: str) -> dict:
     for key in ("members", "C"):
         if key in row:
             kept[key] = row[key]
+    if "test_f1_interval" in row:
+        kept["test_f1_interval"] = [round(float(bound), 4) for bound in row["test_f1_interval"]]
     return kept
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# 5. The page's tables
+# 6. The page's tables
 # ---------------------------------------------------------------------------------------------------------------
 def model_label(row: dict) -> str:
     if row["kind"] == "ensemble":
@@ -279,6 +298,12 @@ def model_label(row: dict) -> str:
     if row["kind"] == "baseline":
         return f"TF-IDF + logistic regression, C = {row['C']:g}"
     return row["model"]
+
+
+def interval(row: dict) -> str:
+    """'0.698–0.779', or '–' for a result recorded without an interval."""
+    bounds = row.get("test_f1_interval")
+    return f"{bounds[0]:.3f}–{bounds[1]:.3f}" if bounds else "–"
 
 
 def table(header: list[str], rows: list[list[str]], align: str) -> list[str]:
@@ -299,11 +324,11 @@ def render(results: dict) -> dict[str, str]:
         for r in group:
             f1 = f"{r['test_f1']:.3f}"
             body.append([DATASET_NAMES[dataset], model_label(r), KIND_NAMES[r["kind"]],
-                         f"**{f1}**" if r["test_f1"] == top else f1, f"{r['test_accuracy']:.3f}",
+                         f"**{f1}**" if r["test_f1"] == top else f1, interval(r), f"{r['test_accuracy']:.3f}",
                          f"{r['valid_f1']:.3f}", f"{r['seconds']:.1f} s", f"{r['parameters']:,}"])
     files["results_table.txt"] = table(
-        ["Dataset", "Model", "Kind", "Test macro-F1", "Test accuracy", "Valid macro-F1", "Training time",
-         "Parameters"], body, "lllrrrrr")
+        ["Dataset", "Model", "Kind", "Test macro-F1", "95% interval", "Test accuracy", "Valid macro-F1",
+         "Training time", "Parameters"], body, "lllrrrrrr")
 
     body = []
     for bar in bars:
@@ -317,8 +342,10 @@ def render(results: dict) -> dict[str, str]:
             f"{bar['achieved']:.1f} s" if time_bar else f"{bar['achieved']:.4f}")  # 4 decimals: 0.7399 must not read as 0.740
         model = bar["model"] or "no zoo model was run"
         if not time_bar and bar["model"] == ENSEMBLE:
-            members = next(r["members"] for r in rows if r["kind"] == "ensemble" and r["dataset"] == bar["dataset"])
-            model = "ensemble of " + " + ".join(members)
+            row = next(r for r in rows if r["kind"] == "ensemble" and r["dataset"] == bar["dataset"])
+            model = "ensemble of " + " + ".join(row["members"])
+            if row.get("test_f1_interval"):
+                achieved += f" (95% interval {interval(row)})"
         body.append([DATASET_NAMES[bar["dataset"]], "training time" if time_bar else "test macro-F1", required,
                      ("slowest: " if time_bar and bar["model"] else "") + model, achieved,
                      "PASS" if bar["passed"] else "**FAIL**"])
@@ -401,6 +428,21 @@ def render(results: dict) -> dict[str, str]:
                 + (f", ensemble {ens['test_f1']:.3f}." if ens else "."))
     files["baseline_wins.txt"] = sentences
 
+    files["precision.txt"] = []
+    for dataset in DATASETS:
+        ens, counts = pick("ensemble", dataset), results["label_distribution"][dataset]
+        seeds = [r for r in rows if r["dataset"] == dataset and r["model"].startswith("bag_of_embeddings")]
+        if ens is None or not ens.get("test_f1_interval"):
+            continue
+        line = (f"- **{DATASET_NAMES[dataset]}** ({sum(counts['test']):,} test and {sum(counts['valid']):,} valid "
+                f"examples): the ensemble's test macro-F1 {ens['test_f1']:.3f} has a 95% interval of "
+                f"{interval(ens)}, and its valid macro-F1 is {ens['valid_f1']:.3f}.")
+        if len(seeds) > 1:
+            scores = sorted(r["test_f1"] for r in seeds)
+            line += (f" The {len(seeds)} bag-of-embeddings seeds score from {scores[0]:.3f} to {scores[-1]:.3f} "
+                     "on test.")
+        files["precision.txt"].append(line)
+
     return {name: HEADER + "\n\n" + "\n".join(lines) + "\n" for name, lines in files.items()}
 
 
@@ -473,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         zoo = [row for row in zoo_rows if row["dataset"] == dataset]
         for row in zoo:
             check_probabilities(row, valid_y, test_y, len(labels(dataset)))
+            row["test_f1_interval"] = f1_interval(test_y, np.asarray(row["test_proba"]).argmax(1))
             results_rows.append(public(row, "zoo"))
         if zoo:
             results_rows.append(public(ensemble(zoo, valid_y, test_y), "ensemble"))
