@@ -156,8 +156,8 @@ class AttentionClassifier(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor, return_weights: bool = False):
         time = ids.shape[1]
-        padding = torch.arange(time)[None, :] >= lengths[:, None]  # (batch, time), True = padding
-        x = self.dropout(self.tokens(ids) + self.positions(torch.arange(time)))
+        padding = torch.arange(time, device=ids.device)[None, :] >= lengths[:, None]  # (batch, time), True = padding
+        x = self.dropout(self.tokens(ids) + self.positions(torch.arange(time, device=ids.device)))
         mixed, self_weights = self.self_attention(x, x, x, key_padding_mask=padding)
         h = self.norm(x + mixed)  # residual connection, then LayerNorm
         query = self.query.expand(len(ids), 1, -1)  # the same learned query for every text: (batch, 1, d_model)

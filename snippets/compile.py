@@ -28,7 +28,7 @@ class EncoderClassifier(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         pad = ids == 0
-        h = self.embed(ids) + self.position(torch.arange(ids.shape[1]))
+        h = self.embed(ids) + self.position(torch.arange(ids.shape[1], device=ids.device))
         h = self.encoder(h, src_key_padding_mask=pad)
         keep = (~pad).unsqueeze(-1).float()
         return self.out((h * keep).sum(1) / keep.sum(1))

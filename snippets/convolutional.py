@@ -64,7 +64,7 @@ class ConvTextClassifier(nn.Module):
         pooled = []
         for conv, k in zip(self.convs, self.widths):
             h = torch.relu(conv(x))  # (batch, filters, time - k + 1): one score per window
-            starts = torch.arange(h.size(2))  # where each window starts
+            starts = torch.arange(h.size(2), device=ids.device)  # where each window starts
             last = (lengths - k).clamp(min=0)  # the last start whose window ends inside the text
             real = starts[None, :] <= last[:, None]  # (batch, windows): False for windows reaching into padding
             h = h.masked_fill(~real[:, None, :], float("-inf"))  # -inf never wins a max

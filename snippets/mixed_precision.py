@@ -59,7 +59,7 @@ class TinyEncoder(nn.Module):
         self.out = nn.Linear(dim, n_classes)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        positions = torch.arange(ids.shape[1])
+        positions = torch.arange(ids.shape[1], device=ids.device)  # on the GPU when ids are
         pad = ids == 0
         h = self.encoder(self.embed(ids) + self.position(positions), src_key_padding_mask=pad)
         keep = (~pad).unsqueeze(-1).to(h.dtype)

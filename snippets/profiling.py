@@ -36,7 +36,7 @@ class CNNClassifier(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         features = torch.relu(self.conv(self.embed(ids).transpose(1, 2)))  # (batch, filters, time)
-        is_padding = torch.arange(ids.shape[1]) >= lengths[:, None]  # (batch, time): True after the last token
+        is_padding = torch.arange(ids.shape[1], device=ids.device) >= lengths[:, None]  # (batch, time): True after the last token
         features = features.masked_fill(is_padding[:, None, :], float("-inf"))  # padding can never be the max
         return self.out(features.max(dim=2).values)  # each filter's strongest match anywhere in the text
 

@@ -32,8 +32,8 @@ class TransformerClassifier(nn.Module):
     def encode(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(batch, time) ids -> (batch, time, d_model) vectors, and the padding mask (True = padding)."""
         time = ids.shape[1]
-        padding = torch.arange(time)[None, :] >= lengths[:, None]  # (batch, time)
-        x = self.tokens(ids) + self.positions(torch.arange(time))[None]  # broadcast over the batch
+        padding = torch.arange(time, device=ids.device)[None, :] >= lengths[:, None]  # (batch, time)
+        x = self.tokens(ids) + self.positions(torch.arange(time, device=ids.device))[None]  # broadcast over the batch
         h = self.encoder(self.dropout(x), src_key_padding_mask=padding)  # nobody attends TO padding
         return self.norm(h), padding
 

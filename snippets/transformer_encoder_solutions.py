@@ -74,8 +74,8 @@ class ClsPooling(nn.Module):
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         batch, time = ids.shape
         x = torch.cat([self.cls.expand(batch, 1, -1), self.tokens(ids)], dim=1)  # (batch, 1 + time, d)
-        x = x + self.positions(torch.arange(time + 1))
-        padding = torch.arange(time + 1)[None, :] >= (lengths[:, None] + 1)  # [CLS] is never padding
+        x = x + self.positions(torch.arange(time + 1, device=ids.device))
+        padding = torch.arange(time + 1, device=ids.device)[None, :] >= (lengths[:, None] + 1)  # [CLS] is never padding
         return self.encoder(x, src_key_padding_mask=padding)[:, 0]  # the [CLS] output, (batch, d)
 
 
