@@ -83,3 +83,27 @@ def test_tutorial_file_names_are_unique() -> None:
     """Notebooks are named after their page's file name, so two tutorials may not share one."""
     stems = [p.stem for p in PAGES if p.name != "index.md"]
     assert len(stems) == len(set(stems)), f"duplicate page file names: {sorted(stems)}"
+
+
+def test_no_hand_typed_measurements() -> None:
+    """A number next to 'faster', '%', 'F1', 'seconds', 'epochs', ... is inserted from the run that measured it
+    ({{ snippet.name }}), cited, or a constant of the page's code (tools/prose_numbers.py says how it decides)."""
+    from tools.prose_numbers import all_findings
+
+    found = all_findings()
+    assert not found, ("numbers that look measured but are neither inserted from a run nor cited:\n"
+                       + "\n".join(found))
+
+
+def test_every_measured_value_in_the_prose_is_recorded() -> None:
+    """Every {{ snippet.name }} marker of every page resolves to a value its snippet's last recorded run left."""
+    from tools import page_values
+
+    problems = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        try:
+            page_values.fill(text, relative(page))
+        except page_values.MarkerError as error:
+            problems.append(str(error))
+    assert not problems, "\n".join(problems)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tools.snippet_runner import (
-    SnippetError, check_recorded, compare_output, parse_sections, read_config, run_snippet, write_recorded,
+    SnippetError, check_recorded, compare_output, parse_sections, read_config, relative, run_snippet, write_recorded,
 )
 
 
@@ -30,7 +30,8 @@ print("done")
 def test_sections_config_and_output_are_recorded(tmp_path: Path) -> None:
     path = snippet(tmp_path, GOOD)
     assert [s.name for s in parse_sections(path)] == ["setup", "show"]
-    assert read_config(path) == {"timeout": 30.0, "rtol": 0.1, "atol": 0.01, "volatile": "", "args": "", "after": ""}
+    assert read_config(path) == {"timeout": 30.0, "rtol": 0.1, "atol": 0.01, "volatile": "", "args": "", "after": "",
+                                 "volatile_values": ""}
     result = run_snippet(path, tmp_path)
     assert result.error is None
     assert result.outputs == {"setup": "", "show": "pi is 3.1416\ndone\n"}
@@ -117,3 +118,57 @@ def test_network_access_fails_the_snippet(tmp_path: Path) -> None:
     code = 'import urllib.request\nurllib.request.urlopen("http://93.184.216.34/", timeout=5)'
     result = run_snippet(snippet(tmp_path, GOOD.replace('print("done")', code)), tmp_path)
     assert "network access attempted to ('93.184.216.34', 80)" in result.error
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Values shown in the prose of a page (tools/page_values.py)
+# ---------------------------------------------------------------------------------------------------------------
+MEASURES = """# tutorial-test: timeout=30 volatile_values=seconds
+# --8<-- [start:measure]
+import numpy as np
+score = np.float64(0.8125)
+seconds = 1.5
+# --8<-- [end:measure]
+"""
+
+
+def test_values_a_page_shows_are_recorded_and_checked(tmp_path: Path) -> None:
+    from tools import page_values
+
+    path = snippet(tmp_path, MEASURES)
+    generated = tmp_path / "generated"
+    result = run_snippet(path, tmp_path, value_names=["score", "seconds"])
+    assert result.error is None
+    assert result.values == {"score": 0.8125, "seconds": 1.5} and type(result.values["score"]) is float
+    assert {"python", "date"} <= result.environment.keys()
+    write_recorded(path, result, generated)
+    assert page_values.read("demo", generated)["values"] == {"score": 0.8125, "seconds": 1.5}
+    assert check_recorded(path, result, 0.0, 0.001, generated, volatile_values="seconds") == []
+
+    result.values["seconds"] = 99.0  # a timing: only its presence is checked
+    assert check_recorded(path, result, 0.0, 0.001, generated, volatile_values="seconds") == []
+    result.values["score"] = 0.85  # a score that moved: the sentence on the page is stale
+    problems = check_recorded(path, result, 0.0, 0.001, generated, volatile_values="seconds")
+    assert problems == [f"{relative(path)}: 'score' is 0.85, but the pages show the recorded 0.8125 "
+                        f"({relative(generated / 'demo' / 'values.json')})"]
+
+
+def test_a_value_the_snippet_does_not_define_names_the_snippet(tmp_path: Path) -> None:
+    path = snippet(tmp_path, MEASURES)
+    result = run_snippet(path, tmp_path, value_names=["accuracy"])
+    assert result.error is not None and "has no variable 'accuracy'" in result.error and "demo.py" in result.error
+
+
+def test_markers_are_filled_outside_code_and_fail_naming_page_and_line(tmp_path: Path) -> None:
+    from tools import page_values
+
+    generated = tmp_path / "generated"
+    (generated / "hello_world").mkdir(parents=True)
+    (generated / "hello_world" / "values.json").write_text(
+        page_values.render("hello_world", {"f1": 0.61234, "n": 1234}, {"python": "3.11.7", "date": "2026-12-02"}))
+    page = "Scores {{ hello_world.f1:.3f }} on {{ hello_world.n:, }} tweets.\n\n```text\n{{ hello_world.f1 }}\n```\n"
+    assert page_values.fill(page, "p.md", generated) == "Scores 0.612 on 1,234 tweets.\n\n```text\n{{ hello_world.f1 }}\n```\n"
+    with pytest.raises(page_values.MarkerError, match=r"p.md, line 2: \{\{ hello_world.recall \}\}: no recorded value"):
+        page_values.fill("Fine.\nRecall {{ hello_world.recall }}.\n", "p.md", generated)
+    with pytest.raises(page_values.MarkerError, match=r"p.md, line 1: .*snippets/nosuch.py, which does not exist"):
+        page_values.fill("{{ nosuch.f1 }}", "p.md", generated)

@@ -53,5 +53,6 @@ def test_snippet_runs_and_matches_recorded_output(snippet: Path, tmp_path_factor
     if update_outputs:
         write_recorded(snippet, result)
         return
-    problems = check_recorded(snippet, result, config["rtol"], config["atol"], volatile=config["volatile"])
+    problems = check_recorded(snippet, result, config["rtol"], config["atol"], volatile=config["volatile"],
+                              volatile_values=config["volatile_values"])
     assert not problems, "\n".join(problems) + "\nIf the change is intended: pytest --update-outputs"

@@ -22,6 +22,7 @@ from mkdocs.utils.yaml import yaml_load
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tools import page_values  # noqa: E402
 from tools.snippet_runner import SnippetError, parse_sections, relative  # noqa: E402
 
 DOCS = ROOT / "docs"
@@ -195,6 +196,11 @@ class NotebookBuilder:
         text = self.page.read_text(encoding="utf-8")
         body, meta = get_data(text)
         offset = text[: len(text) - len(body)].count("\n")  # front-matter lines, for error line numbers
+        try:  # measured values in the prose: the same sentence as on the site
+            body = page_values.fill(body, relative(self.page), first_line=offset + 1)
+        except page_values.MarkerError as error:
+            raise SnippetError(str(error)) from None
+        tested = page_values.tested_with(page_values.snippets_of(body))
         lines = body.splitlines()
         title = meta["title"]
         while lines and not lines[0].strip():  # the page's own H1 (if any) becomes the notebook's first line
@@ -211,6 +217,8 @@ class NotebookBuilder:
             f"*Generated from `{source}` and its snippet file by `tools/notebooks.py`; do not edit."
             f" [Read it on the site]({url}).*",
         ]
+        if tested:
+            self.markdown += ["", f"*Tested with {tested}.*"]
         self.flush()
         self.code(setup_cell(self.settings["raw_url"]))
         self.walk(lines, offset + 1, quoted=False)

@@ -26,6 +26,11 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+try:
+    from tools import page_values
+except ImportError:  # the child process, started as `python tools/snippet_runner.py`
+    import page_values
+
 ROOT = Path(__file__).resolve().parents[1]
 SNIPPETS = ROOT / "snippets"
 GENERATED = ROOT / "docs" / "generated"
@@ -38,8 +43,11 @@ CONFIG_LINE = re.compile(r"^#\s*tutorial-test:(.*)$")
 # `args=A,B,...`: command-line arguments (sys.argv[1:]) for a snippet that is a script with options.
 # `after=NAME`: the suite runs snippets/NAME.py first and starts this one in a copy of its working folder
 #   (e.g. a script that fine-tunes the checkpoint another page saved).
-DEFAULTS = {"timeout": 120.0, "rtol": 0.05, "atol": 0.01, "volatile": "", "args": "", "after": ""}
-TEXT_SETTINGS = {"volatile", "args", "after"}
+# `volatile_values=A,B`: values shown in a page's prose (tools/page_values.py) that are timings: a run checks that
+#   they are still recorded, not that they are the same number.
+DEFAULTS = {"timeout": 120.0, "rtol": 0.05, "atol": 0.01, "volatile": "", "args": "", "after": "",
+            "volatile_values": ""}
+TEXT_SETTINGS = {"volatile", "args", "after", "volatile_values"}
 
 
 class SnippetError(Exception):
@@ -59,6 +67,8 @@ class RunResult:
     figures: list[Path] = field(default_factory=list)
     error: str | None = None  # formatted failure, naming file, line and section
     seconds: float = 0.0
+    values: dict = field(default_factory=dict)  # variable -> value, for the names pages show in their prose
+    environment: dict = field(default_factory=dict)  # python, torch, ... versions and the date of the run
 
 
 def relative(path: Path) -> str:
@@ -140,8 +150,43 @@ def forbid_network() -> None:
     socket.socket.connect = guarded
 
 
-def execute(path: Path, result_file: Path) -> int:
-    """Run every section in one namespace, as `python snippet.py` would, recording stdout per section."""
+def scalar(value):
+    """A value a sentence can show: a plain bool, int, float or str (numpy and torch scalars are unwrapped)."""
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    return value if isinstance(value, (bool, int, float, str)) else None
+
+
+def environment() -> dict:
+    """What produced these outputs: Python and the libraries the snippet imported, and today's date."""
+    import datetime
+    import platform
+    from importlib.metadata import version
+
+    found = {"python": platform.python_version(), "date": datetime.date.today().isoformat()}
+    for package in ("torch", "transformers", "tokenizers"):
+        if package in sys.modules:
+            found[package] = version(package)
+    return found
+
+
+def record_values(namespace: dict, names: list[str], where: str) -> tuple[dict, str | None]:
+    """The values of `names` in the finished snippet's namespace, or an error naming the first that is unusable."""
+    values = {}
+    for name in names:
+        if name not in namespace:
+            return values, f"{where}: a page shows {{{{ {Path(where).stem}.{name} }}}}, but the snippet has no variable '{name}'"
+        value = scalar(namespace[name])
+        if value is None:
+            return values, (f"{where}: a page shows '{name}', which is a {type(namespace[name]).__name__}; "
+                            "only a number or a string can stand in a sentence")
+        values[name] = value
+    return values, None
+
+
+def execute(path: Path, result_file: Path, value_names: list[str] = ()) -> int:
+    """Run every section in one namespace, as `python snippet.py` would, recording stdout per section, then the
+    values of `value_names` (the variables pages show in their prose) as the finished script left them."""
     forbid_network()
     sys.path.insert(0, str(path.parent))
     sys.argv = [str(path), *snippet_args(read_config(path))]
@@ -176,16 +221,22 @@ def execute(path: Path, result_file: Path) -> int:
             return 1
         state["outputs"][section.name] = buffer.getvalue()
     state["section"] = None
+    state["values"], state["error"] = record_values(namespace, list(value_names), relative(path))
+    state["environment"] = environment()
     save()
-    return 0
+    return 1 if state["error"] else 0
 
 
 # --------------------------------------------------------------------------- parent side
 
 
-def run_snippet(path: Path, workdir: Path, timeout: float | None = None) -> RunResult:
-    """Run one snippet in a fresh interpreter inside `workdir` (where its figures land)."""
+def run_snippet(path: Path, workdir: Path, timeout: float | None = None,
+                value_names: list[str] | None = None) -> RunResult:
+    """Run one snippet in a fresh interpreter inside `workdir` (where its figures land). `value_names`: the
+    variables to record for the prose of pages (default: those the pages in docs/ show)."""
     timeout = timeout or read_config(path)["timeout"]
+    if value_names is None:
+        value_names = page_values.requested(path.stem)
     parse_sections(path)  # fail early, with file and line, before starting a process
     result_file = workdir / ".snippet-result.json"
     env = {**os.environ, "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1",
@@ -193,7 +244,7 @@ def run_snippet(path: Path, workdir: Path, timeout: float | None = None) -> RunR
     started = time.perf_counter()
     try:
         proc = subprocess.run(
-            [sys.executable, __file__, str(path), str(result_file)],
+            [sys.executable, __file__, str(path), str(result_file), ",".join(value_names)],
             cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout,
         )
     except subprocess.TimeoutExpired:
@@ -212,7 +263,8 @@ def run_snippet(path: Path, workdir: Path, timeout: float | None = None) -> RunR
     error = state["error"]
     if proc.returncode and not error:
         error = f"{relative(path)}: exited with status {proc.returncode} in section '{state['section']}':\n{proc.stderr}"
-    return RunResult(outputs=state["outputs"], figures=figures, error=error, seconds=seconds)
+    return RunResult(outputs=state["outputs"], figures=figures, error=error, seconds=seconds,
+                     values=state.get("values", {}), environment=state.get("environment", {}))
 
 
 # --------------------------------------------------------------------------- recorded outputs
@@ -248,10 +300,42 @@ def write_recorded(snippet: Path, result: RunResult, generated: Path = GENERATED
             (folder / f"{section}.txt").write_text(render_output(snippet, section, text), encoding="utf-8")
     for figure in result.figures:
         (folder / figure.name).write_bytes(figure.read_bytes())
+    (folder / page_values.VALUES_FILE).write_text(
+        page_values.render(snippet.stem, result.values, result.environment), encoding="utf-8")
+
+
+def check_values(snippet: Path, result: RunResult, rtol: float, atol: float, generated: Path = GENERATED,
+                 volatile_values: str = "") -> list[str]:
+    """The values recorded for the prose still match this run (numbers within tolerance; timings only exist), and
+    the libraries that produced them are the installed ones."""
+    where = relative(snippet)
+    recorded = page_values.read(snippet.stem, generated)
+    path = relative(generated / snippet.stem / page_values.VALUES_FILE)
+    if recorded is None:
+        return [f"{where}: {path} is missing"]
+    problems = []
+    timings = {name for name in volatile_values.split(",") if name}
+    for name, value in result.values.items():
+        if name not in recorded["values"]:
+            problems.append(f"{where}: a page shows '{name}', but {path} does not record it")
+            continue
+        old = recorded["values"][name]
+        if name in timings or (isinstance(value, (int, float)) and not isinstance(value, bool)
+                               and isinstance(old, (int, float)) and abs(value - old) <= atol + rtol * abs(old)):
+            continue
+        if value != old:
+            problems.append(f"{where}: '{name}' is {value!r}, but the pages show the recorded {old!r} ({path})")
+    for name in sorted(set(recorded["values"]) - set(result.values)):
+        problems.append(f"{path}: stale value '{name}', no page shows it any more")
+    for package in page_values.PACKAGES:
+        if recorded["environment"].get(package) != result.environment.get(package):
+            problems.append(f"{path}: recorded with {package} {recorded['environment'].get(package)}, this run used "
+                            f"{result.environment.get(package)}")
+    return problems
 
 
 def check_recorded(snippet: Path, result: RunResult, rtol: float, atol: float,
-                   generated: Path = GENERATED, volatile: str = "") -> list[str]:
+                   generated: Path = GENERATED, volatile: str = "", volatile_values: str = "") -> list[str]:
     """Every way the recorded files disagree with this run, each naming the file and section."""
     folder = generated / snippet.stem
     where = relative(snippet)
@@ -268,7 +352,9 @@ def check_recorded(snippet: Path, result: RunResult, rtol: float, atol: float,
         difference = compare_output(parse_recorded(path), text, rtol, atol, volatile)
         if difference:
             problems.append(f"{where}, section '{section}': output drifted from {relative(path)}: {difference}")
-    expected_files = {f"{s}.txt" for s, t in result.outputs.items() if t.strip()} | {f.name for f in result.figures}
+    problems += check_values(snippet, result, rtol, atol, generated, volatile_values)
+    expected_files = ({f"{s}.txt" for s, t in result.outputs.items() if t.strip()} | {f.name for f in result.figures}
+                      | {page_values.VALUES_FILE})
     recorded_files = {p.name for p in folder.iterdir()} if folder.exists() else set()
     for name in sorted(recorded_files - expected_files):
         problems.append(f"{relative(folder / name)}: stale, this run of {where} did not produce it")
@@ -294,4 +380,5 @@ def compare_output(expected: str, actual: str, rtol: float, atol: float, volatil
 
 
 if __name__ == "__main__":
-    sys.exit(execute(Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()))
+    names = sys.argv[3].split(",") if len(sys.argv) > 3 and sys.argv[3] else []
+    sys.exit(execute(Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve(), names))
