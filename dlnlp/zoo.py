@@ -21,6 +21,7 @@ from dlnlp.text import Vocab, make_loader
 from dlnlp.training import class_weights, fit, predict_proba
 
 FULL = os.environ.get("DLNLP_FULL") == "1"  # set by the benchmark: full data and epochs instead of the quick run
+SEEDS = (0, 1, 2)  # fixed before the benchmark's run: at full size every model is trained once with each seed
 
 
 @dataclass
@@ -46,12 +47,14 @@ class Result:
     best_epoch: int
     seconds: float
     parameters: int
+    seed: int = 0  # the seed of the first weights and the batch order
     valid_proba: list = field(repr=False, default_factory=list)
     test_proba: list = field(repr=False, default_factory=list)
 
     def __str__(self) -> str:
         return (f"{self.dataset:<9} valid macro-F1 {self.valid_f1:.3f}  test macro-F1 {self.test_f1:.3f}"
-                f"  accuracy {self.test_accuracy:.3f}  (best epoch {self.best_epoch}, {self.parameters:,} parameters)")
+                f"  accuracy {self.test_accuracy:.3f}  (best epoch {self.best_epoch}, {self.parameters:,} parameters"
+                + (f", seed {self.seed})" if self.seed else ")"))
 
 
 def word_encoder(train_texts: list[str]) -> tuple[Callable[[str], list[int]], int]:
@@ -91,7 +94,7 @@ def run(model_name: str, dataset: str, make_model: Callable[[int, int], nn.Modul
         test_f1=f1_score(test_y, test_p.argmax(1), average="macro"),
         test_accuracy=accuracy_score(test_y, test_p.argmax(1)),
         best_epoch=history.best_epoch, seconds=seconds,
-        parameters=sum(p.numel() for p in model.parameters()),
+        parameters=sum(p.numel() for p in model.parameters()), seed=seed,
         valid_proba=np.round(valid_p, 5).tolist(), test_proba=np.round(test_p, 5).tolist(),
     )
 
