@@ -7,6 +7,7 @@ import textwrap
 from collections import Counter
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from sklearn.metrics import ConfusionMatrixDisplay, classification_report, f1_score
 from torch import nn
@@ -62,8 +63,9 @@ def encode(text: str) -> list[int]:
 
 
 valid_ids = [i for text in valid["text"] for i in encode(text)]
+unknown_share = valid_ids.count(0) / len(valid_ids)  # how many valid tokens became <unk>
 print(f"{len(counts)} different tokens in train, {len(vocab)} in the vocabulary")
-print(f"unknown tokens in valid: {valid_ids.count(0) / len(valid_ids):.1%}")
+print(f"unknown tokens in valid: {unknown_share:.1%}")
 print(encode("Aku menangis karena kucingku sakit"))
 assert encode("Aku menangis karena kucingku sakit") == encode("aku MENANGIS karena kucingku sakit")
 # --8<-- [end:vocab]
@@ -89,7 +91,9 @@ def make_batch(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
 
 model = EmotionClassifier(len(vocab), dim=64, num_classes=len(LABELS))
 print(model)
-print("parameters:", sum(p.numel() for p in model.parameters()))
+n_parameters = sum(p.numel() for p in model.parameters())
+print("parameters:", n_parameters)
+assert model.embed.weight.numel() > 0.99 * n_parameters  # almost all of them are word vectors
 
 scores = model(*make_batch(["Aku menangis karena kucingku sakit", "Aku menang jackpot!"]))
 print("scores:", scores.shape)
@@ -179,6 +183,13 @@ display.ax_.set(xlabel="predicted emotion", ylabel="true emotion", title="EmoT t
 display.figure_.tight_layout()
 display.figure_.savefig("hello_world_confusion.svg")
 plt.close(display.figure_)
+
+matrix = display.confusion_matrix  # rows: true emotion, columns: predicted emotion
+mixups = matrix + matrix.T  # tweets of i predicted as j, plus tweets of j predicted as i
+np.fill_diagonal(mixups, 0)  # the diagonal holds the correct answers, not mix-ups
+i, j = np.unravel_index(mixups.argmax(), mixups.shape)
+most_confused = f"{LABELS[i]} and {LABELS[j]}"
+print(f"most confused pair: {most_confused} ({mixups[i, j]} of {len(test)} test tweets)")
 # --8<-- [end:confusion]
 
 # --8<-- [start:predict]
