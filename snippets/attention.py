@@ -41,10 +41,12 @@ print("q, k, v:", tuple(q.shape), " scores and weights:", tuple(weights.shape), 
 assert weights.shape == (2, 5, 5) and out.shape == (2, 5, 8)
 assert torch.allclose(weights.sum(-1), torch.ones(2, 5))  # each query spreads exactly 1 over the keys
 
-# Why divide by sqrt(d)? Dot products of random d-number vectors grow like sqrt(d); dividing brings them back to ~1.
+# Why divide by sqrt(d)? The spread of dot products of random d-number vectors grows like sqrt(d).
 big_q, big_k = torch.randn(1000, 64), torch.randn(1000, 64)
 raw = (big_q * big_k).sum(-1)  # 1000 dot products of 64-number vectors
-print(f"d = 64: spread (std) of raw dot products {raw.std():.2f}, after dividing by sqrt(d) {raw.std() / 8:.2f}")
+raw_std, scaled_std = raw.std().item(), (raw / math.sqrt(64)).std().item()
+print(f"d = 64: spread (std) of raw dot products {raw_std:.2f}, after dividing by sqrt(d) {scaled_std:.2f}")
+assert abs(raw_std - math.sqrt(64)) < 0.5 and abs(scaled_std - 1) < 0.1  # theory: sqrt(d) = 8, then 1
 # --8<-- [end:shapes]
 
 # --8<-- [start:check-sdpa]
@@ -78,9 +80,10 @@ print("causal mask (1 = may attend):\n", causal.int().numpy())
 out, weights = attention(q[0, :4], k[0, :4], v[0, :4], causal)
 print("weights:\n", weights.numpy().round(3))
 assert (weights.triu(diagonal=1) == 0).all()  # no query reads a LATER position
-changed_v = v[0, :4].clone()
-changed_v[3] += 100.0  # change the last token: earlier outputs must not notice
-assert torch.allclose(attention(q[0, :4], k[0, :4], changed_v, causal)[0][:3], out[:3])
+changed_q, changed_k, changed_v = q[0, :4].clone(), k[0, :4].clone(), v[0, :4].clone()
+for vectors in (changed_q, changed_k, changed_v):
+    vectors[3] += 100.0  # change the last token (its query, key and value): earlier outputs must not notice
+assert torch.allclose(attention(changed_q, changed_k, changed_v, causal)[0][:3], out[:3])
 # --8<-- [end:causal-mask]
 
 
@@ -135,6 +138,9 @@ print(f"largest difference - outputs: {(our_out - their_out).abs().max():.1e},"
       f" weights: {(our_weights - their_weights).abs().max():.1e}")
 assert torch.allclose(our_out, their_out, atol=1e-6) and torch.allclose(our_weights, their_weights, atol=1e-6)
 assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters()) == 4 * (16 * 16 + 16)
+with torch.no_grad():  # the mask the wrong way round: text 1 has no padding, so it has no key left to read
+    flipped, _ = ours(x, x, x, key_padding_mask=~padding)
+assert flipped[0].isnan().all() and not flipped[1].isnan().any()
 # --8<-- [end:copy-weights]
 
 
@@ -237,4 +243,6 @@ print(f"largest pooling weight: {tokens[most_attended]!r}; largest drop when era
 row = self_weights[0, most_attended]  # what the most-pooled position read in the self-attention layer
 print(f"the {tokens[most_attended]!r} position read most from {tokens[row.argmax()]!r} (weight {row.max():.2f})")
 assert most_attended != most_needed  # the attention weights do not point at the token the prediction needs most
+assert tokens[most_needed] == "tidak" and pool_weights[0, most_needed] < 1 / len(tokens)  # less than an even share
+assert tokens[row.argmax()] == "tidak"  # ...but it is what the most-pooled position read most
 # --8<-- [end:erasure]
