@@ -57,7 +57,7 @@ assert x.reshape(4, 3).numel() == x.numel()  # reshaping never adds or removes n
 # --8<-- [start:broadcasting]
 column = torch.tensor([[0.0], [10.0], [20.0]])  # shape (3, 1)
 row = torch.tensor([1.0, 2.0, 3.0, 4.0])  # shape (4,), treated as (1, 4)
-table = column + row  # both are stretched to (3, 4) without copying any data
+table = column + row  # both are stretched to (3, 4); the stretching itself copies no data
 print(table)
 assert table.shape == (3, 4)
 
@@ -265,11 +265,14 @@ X_test = torch.stack([featurize(text) for text in texts])
 y_test = torch.tensor(is_positive, dtype=torch.float32)
 with torch.no_grad():
     p_test = forward(X_test, w, b)
-has_opinion = (p_test - 0.5).abs() > 0.01  # the review contains a word with a learned weight
+has_opinion = (p_test - 0.5).abs() > 0.01  # its words have learned weights (that do not cancel out)
 correct = (p_test > 0.5).float() == y_test
-print(f"{len(texts)} positive or negative NusaX test reviews")
-print(f"the model has an opinion on {has_opinion.sum().item()} of them ({has_opinion.float().mean().item():.1%})")
-print(f"and is right on {correct[has_opinion].float().mean().item():.1%} of those")
-assert has_opinion.float().mean() < 0.2  # 13 words cover very few real reviews
-assert correct[has_opinion].float().mean() > 0.6  # but the 8 sentiment words it learned do carry signal
+n_reviews = len(texts)
+opinion_share = has_opinion.float().mean().item()
+opinion_accuracy = correct[has_opinion].float().mean().item()
+print(f"{n_reviews} positive or negative NusaX test reviews")
+print(f"the model has an opinion on {has_opinion.sum().item()} of them ({opinion_share:.1%})")
+print(f"and is right on {opinion_accuracy:.1%} of those")
+assert opinion_share < 0.2  # 13 words cover very few real reviews
+assert opinion_accuracy > 0.6  # but the 8 sentiment words it learned do carry signal
 # --8<-- [end:real-data]

@@ -52,8 +52,9 @@ y = torch.tensor([1.0, 0.0, 1.0, 0.0])  # shape (4,)
 p = torch.tensor([[0.9], [0.2], [0.7], [0.4]])  # shape (4, 1), e.g. from X @ W with W of shape (V, 1)
 
 difference = p - y  # (4, 1) - (4,) -> (4, 1) - (1, 4) -> (4, 4)!
-print("p - y has shape", difference.shape)
-assert difference.shape == (4, 4)  # 16 numbers instead of 4: every p minus every y
+n_terms = difference.numel()  # every p minus every y, instead of 4 differences
+print("p - y has shape", difference.shape, f"({n_terms} numbers)")
+assert difference.shape == (4, 4)
 
 fixed = p.squeeze(1) - y  # (4,) - (4,) -> (4,)
 print("p.squeeze(1) - y:", fixed)
@@ -64,7 +65,15 @@ def bce(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
 
 
-print(f"loss with the shape bug: {bce(p, y).item():.4f}")  # silently averages 16 wrong terms
+print(f"loss with the shape bug: {bce(p, y).item():.4f}")  # silently averages n_terms terms, most of them wrong
 print(f"loss after the fix:      {bce(p.squeeze(1), y).item():.4f}")
 assert not torch.isclose(bce(p, y), bce(p.squeeze(1), y))
+
+try:  # PyTorch's own loss checks the shapes
+    torch.nn.functional.binary_cross_entropy(p, y)
+    refused = False
+except ValueError:
+    refused = True
+print("torch.nn.functional.binary_cross_entropy refuses the shapes (4, 1) and (4,):", refused)
+assert refused
 # --8<-- [end:exercise-3]
