@@ -52,6 +52,8 @@ print("vocabulary size:", V)
 print("lengths:", lengths.tolist())
 print("ids:", tuple(ids.shape))
 print(ids)
+assert (ids[:, 0] == vocab["aku"]).all()  # every sentence starts with 'aku'
+assert ids[0, 3] == ids[2, 2] == vocab["<unk>"]  # 'kucingku' and 'jackpot' are unknown words
 # --8<-- [end:batch]
 
 # --8<-- [start:embedding]
@@ -145,7 +147,7 @@ summary.append(("Dropout(p=0.5)", ones.shape, dropped.shape, count_parameters(dr
 
 # --8<-- [start:layer-norm]
 layer_norm = nn.LayerNorm(EMB)  # normalizes each vector over its last dimension
-h = 5 + 3 * torch.randn(3, 7, EMB)  # vectors with mean about 5 and spread about 3
+h = 5 + 3 * torch.randn(3, 7, EMB)  # numbers drawn around 5 with a spread of 3: far from mean 0, std 1
 normed = layer_norm(h)
 
 mean, std = h[0, 0].mean(), h[0, 0].std(unbiased=False)

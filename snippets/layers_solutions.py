@@ -9,7 +9,7 @@ gru = nn.GRU(E, H, num_layers=2, batch_first=True)
 for name, p in gru.named_parameters():
     print(f"{name:14} {str(tuple(p.shape)):9} {p.numel():>5}")
 
-# 3 gates, each: a weight for its input, one for the hidden state, two biases
+# 3 gates (reset, update, new), each: a weight for its input, one for the hidden state, two biases
 layer_1 = 3 * (E * H + H * H + 2 * H)  # layer 1 reads the 8-number token vectors
 layer_2 = 3 * (H * H + H * H + 2 * H)  # layer 2 reads layer 1's 16-number states
 print(f"formula: {layer_1} + {layer_2} = {layer_1 + layer_2}")
