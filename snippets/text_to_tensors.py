@@ -25,6 +25,8 @@ sizes = pd.DataFrame(
     index=DATASETS,
 )
 print(sizes.to_string())
+smsa_vs_nusax = sizes.loc["smsa", "train"] / sizes.loc["nusax_id", "train"]
+print(f"SmSA has {smsa_vs_nusax:.0f} times as many training examples as NusaX")
 # --8<-- [end:sizes]
 
 # --8<-- [start:labels]
@@ -42,6 +44,13 @@ for name in DATASETS:
     print(f"largest class / smallest class: {imbalance:.1f}", end="\n\n")
     # every example has one of the known labels
     assert table["count"].sum() == len(train_labels)
+
+smsa_counts = data["smsa", "train"]["label"].value_counts()
+smsa_imbalance = smsa_counts.max() / smsa_counts.min()
+# the accuracy of a "model" that always answers the largest class
+always_positive = smsa_counts["positive"] / smsa_counts.sum()
+print(f"smsa: always answering 'positive' is right on {always_positive:.1%}"
+      " of the training examples")
 # --8<-- [end:labels]
 
 # --8<-- [start:smsa-shift]
@@ -79,9 +88,13 @@ for name in DATASETS:
     n_tokens = count_tokens(data[name, "train"]["text"])
     rows.append({"dataset": name, "mean": n_tokens.mean(),
                  "median": n_tokens.median(),
-                 "p95": n_tokens.quantile(0.95), "max": n_tokens.max()})
+                 "p95": n_tokens.quantile(0.95), "max": n_tokens.max(),
+                 "max/median": n_tokens.max() / n_tokens.median()})
+length_table = pd.DataFrame(rows).set_index("dataset")
 print("tokens per text (train, split on spaces)")
-print(pd.DataFrame(rows).set_index("dataset").round(1).to_string())
+print(length_table.round(1).to_string())
+# EmoT's tweets have the shortest tail: a tweet has a character limit
+assert length_table["max/median"].idxmin() == "emot"
 
 fig, axes = plt.subplots(2, 2, figsize=(9, 5.5), sharex=True)
 for ax, name in zip(axes.flat, DATASETS):
@@ -128,6 +141,7 @@ print(textwrap.fill(str(tokenize(tweet)), width=78))
 assert tokenize("[USERNAME] lihat #nasib ini... [URL]") == [
     "[username]", "lihat", "#", "nasib", "ini", "...", "[url]"
 ]
+assert tokenize("Kue-kue???") == ["kue-kue", "?", "?", "?"]
 # --8<-- [end:regex]
 
 # --8<-- [start:vocab]
@@ -147,7 +161,11 @@ def build_vocab(counts: Counter, min_freq: int) -> dict[str, int]:
     return vocab
 
 
-print(f"{len(counts)} different tokens in EmoT's train split")
+n_different = len(counts)
+seen_once = sum(1 for count in counts.values() if count == 1)
+print(f"{n_different} different tokens in EmoT's train split,"
+      f" {seen_once} of them seen only once")
+assert seen_once > n_different / 2  # most tokens are rare
 print("min_freq  vocabulary size")
 for min_freq in [1, 2, 3, 5, 10]:
     print(f"{min_freq:8d}  {len(build_vocab(counts, min_freq)):15d}")
@@ -335,9 +353,9 @@ def loader_waste(loader: DataLoader) -> float:
     return 1 - real / padded
 
 
-random_waste = loader_waste(loader)
+shuffled_waste = loader_waste(loader)
 bucket_waste = loader_waste(bucket_loader)
-print(f"padding waste, random batches:   {random_waste:.3f}")
+print(f"padding waste, random batches:   {shuffled_waste:.3f}")
 print(f"padding waste, bucketed batches: {bucket_waste:.3f}")
-assert bucket_waste < random_waste / 3  # bucketing removes most of the padding
+assert bucket_waste < shuffled_waste / 3  # bucketing removes most of the padding
 # --8<-- [end:compare]

@@ -40,6 +40,13 @@ print("out-of-vocabulary rate on EmoT valid:")
 print(f"words {word_oov:.3f}, character trigrams {char_oov:.3f}")
 # a new word is common; a new 3-letter piece is much rarer
 assert char_oov < word_oov / 5
+
+# the price: many more tokens per text
+valid_texts = load("emot", "valid")["text"]
+growth = (sum(len(char_ngrams(text)) for text in valid_texts)
+          / sum(len(tokenize(text)) for text in valid_texts))
+print(f"trigrams per text: {growth:.1f} times as many as words")
+assert growth > 2
 # --8<-- [end:exercise-1]
 
 # --8<-- [start:exercise-2]
@@ -89,7 +96,8 @@ torch.manual_seed(0)
 MAX_LEN = 64
 PAD, UNK = 0, 1
 
-# SmSA is already lowercased and split into tokens by spaces
+# SmSA comes lowercased, mostly with spaces around punctuation,
+# so text.split() is close to the page's tokenizer here
 train = load("smsa", "train")
 counts = Counter(token for text in train["text"] for token in text.split())
 frequent = [token for token, count in counts.most_common() if count >= 2]
@@ -112,9 +120,10 @@ loader = DataLoader(examples, batch_size=32, shuffle=True,
                     generator=torch.Generator().manual_seed(0))
 widths = [ids.shape[1] for ids, lengths, _ in loader]
 too_long = sum(len(ids) > MAX_LEN for ids, _ in examples)
+cut_share = too_long / len(examples)
 longest = max(len(ids) for ids, _ in examples)
-print(f"{too_long} of {len(examples)} SmSA train texts are longer than"
-      f" {MAX_LEN} tokens and get cut")
+print(f"{too_long} of {len(examples)} SmSA train texts ({cut_share:.1%}) are"
+      f" longer than {MAX_LEN} tokens and get cut")
 print(f"widest batch: {max(widths)} tokens (the longest text has {longest})")
 assert max(widths) == MAX_LEN
 # --8<-- [end:exercise-3]
