@@ -1,4 +1,4 @@
-# tutorial-test: timeout=240 volatile=timing volatile_values=compile_seconds,speedup
+# tutorial-test: timeout=240 volatile=timing volatile_values=compile_seconds,speedup,thread_ratio
 # --8<-- [start:setup]
 import pickle
 import time
@@ -63,8 +63,11 @@ with torch.no_grad():
     compiled_logits = compiled(ids)  # the first call captures the graph and generates code
     compile_seconds = time.perf_counter() - begin
     eager_logits = model(ids)
-    eager_ms = milliseconds_per_call(model, ids)
-    compiled_ms = milliseconds_per_call(compiled, ids)
+    eager_times, compiled_times = [], []
+    for _ in range(5):  # take turns, so that a busy moment on the machine slows both
+        eager_times.append(milliseconds_per_call(model, ids))
+        compiled_times.append(milliseconds_per_call(compiled, ids))
+eager_ms, compiled_ms = min(eager_times), min(compiled_times)  # the best of 5 rounds: the least disturbed
 speedup = eager_ms / compiled_ms  # above 1: the compiled model is faster
 
 max_difference = (compiled_logits - eager_logits).abs().max().item()
@@ -147,7 +150,9 @@ with torch.inference_mode():
         model(ids)  # warm-up
         timings[threads] = milliseconds_per_call(model, ids)
 torch.set_num_threads(1)
-print(f"timing: 1 thread {timings[1]:.2f} ms per batch, 2 threads {timings[2]:.2f} ms per batch")
+thread_ratio = timings[2] / timings[1]  # above 1: two threads were slower than one
+print(f"timing: 1 thread {timings[1]:.2f} ms per batch, 2 threads {timings[2]:.2f} ms per batch"
+      f" ({thread_ratio:.2f} times as long)")
 # --8<-- [end:threads]
 
 # --8<-- [start:safetensors]
