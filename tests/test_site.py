@@ -12,6 +12,7 @@ Run only the fast part with ``pytest tests/test_site.py -m "not browser"``.
 from __future__ import annotations
 
 import functools
+import json
 import html.parser
 import http.server
 import os
@@ -105,6 +106,13 @@ def test_strict_build_passes(build):
     assert (build.site_dir / "index.html").is_file(), "the build passed but wrote no index.html"
 
 
+def test_tutorial_pages_say_what_produced_their_outputs(site):
+    """The tutorial card shows 'Tested with' (Python, PyTorch, ... and the date of the recorded run)."""
+    html = (site / "beginner" / "hello-world" / "index.html").read_text("utf-8")
+    assert re.search(r"Tested with</dt><dd>Python 3\.\d+\.\d+ · PyTorch [\w.+]+ · run on \d{4}-\d\d-\d\d<", html)
+    assert "{{" not in html, "a measured-value marker was left unfilled on the hello-world page"
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Bad input gives a clear message naming its place
 # ---------------------------------------------------------------------------------------------------------------
@@ -139,6 +147,10 @@ FAULTS = {
     "broken_anchor": (
         lambda project: "See [a heading that is not there](index.md#no-such-heading).",
         [PAGE, "no-such-heading"],
+    ),
+    "unrecorded_measured_value": (
+        lambda project: "The model scored {{ hello_world.no_such_value:.3f }} on test.",
+        [PAGE, "no_such_value", "no recorded value"],
     ),
 }
 
@@ -387,3 +399,115 @@ def test_browser_search_navigation_dark_mode_and_no_external_requests(chromium, 
     assert not external, (
         f"the site made {len(external)} request(s) to other hosts:\n" + "\n".join(external)
     )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Light pages and one search hit per page
+# ---------------------------------------------------------------------------------------------------------------
+MAX_PAGE_BYTES = 1_000_000  # a tutorial page with everything it loads, served uncompressed
+_LOADS = re.compile(r'<(?:script|img)\b[^>]*\bsrc="([^"]+)"|<link\b[^>]*\brel="stylesheet"[^>]*\bhref="([^"]+)"')
+
+
+def tutorial_pages(site: Path) -> list[Path]:
+    return sorted(p for p in site.glob("*/*/index.html") if p.parent.parent.name in ("beginner", "intermediate",
+                                                                                     "advanced"))
+
+
+def test_search_index_finds_each_page_once(site):
+    docs = json.loads((site / "search" / "search_index.json").read_text("utf-8"))["docs"]
+    pages = [d["location"] for d in docs if "#" not in d["location"]]
+    assert not [p for p in pages if p.startswith("notebooks/")], "notebook pages are in the search index"
+    assert len(pages) == len(set(pages)), "a page is in the search index twice"
+    for page in tutorial_pages(site):
+        assert page.parent.relative_to(site).as_posix() + "/" in pages, f"{page} is not in the search index"
+    text = " ".join(d["text"] for d in docs)
+    assert "--8<--" not in text and "import torch" not in text, "code blocks are indexed (tools/search_index.py)"
+
+
+def page_weight(site: Path, page: Path) -> int:
+    """Bytes of the page and of everything it loads from the site (scripts, styles, images), plus the search
+    index that Material's search worker fetches on every page."""
+    html = page.read_text("utf-8")
+    total = len(html.encode()) + (site / "search" / "search_index.json").stat().st_size
+    for src, href in _LOADS.findall(html):
+        url = (src or href).split("?")[0].split("#")[0]
+        target = (page.parent / url).resolve()
+        if not is_external(url) and target.is_file():
+            total += target.stat().st_size
+    return total
+
+
+def test_every_tutorial_page_weighs_under_a_megabyte(site):
+    heavy = {page.parent.relative_to(site).as_posix(): page_weight(site, page) for page in tutorial_pages(site)}
+    assert heavy, "no tutorial pages were built"
+    too_heavy = {name: size for name, size in heavy.items() if size > MAX_PAGE_BYTES}
+    assert not too_heavy, f"tutorial pages over {MAX_PAGE_BYTES:,} bytes with what they load: {too_heavy}"
+
+
+def test_formulas_are_mathml_and_pages_load_no_math_script(site):
+    """tools/math_mathml.py converts every formula at build time; KaTeX is only for notebooks."""
+    page = (site / "beginner" / "hello-world" / "index.html").read_text("utf-8")
+    assert "<math" in page and "\\(" not in page, "the hello-world formulas were not converted to MathML"
+    for path in tutorial_pages(site):
+        assert "katex" not in path.read_text("utf-8"), f"{path.relative_to(site)} loads KaTeX"
+
+
+# The theme's colours (docs/stylesheets/theme.css), measured where a reader meets them: selector -> what it is.
+CONTRAST_CHECKS = {
+    "article p": "body text", "article p a": "a link in the text", "article h1": "the page title",
+    ".md-header__topic": "the header title", ".md-nav__link": "a sidebar link", ".tutorial-card dd": "the card",
+    ".highlight .c1": "a comment in code", ".highlight .go": "an output line", ".md-copyright": "the footer",
+}
+_COLOURS_JS = """selectors => selectors.map(selector => {
+  const el = [...document.querySelectorAll(selector)].find(e => e.offsetParent !== null && e.textContent.trim());
+  if (!el) return [selector, null, null];
+  let bg = el, colour = 'rgba(0, 0, 0, 0)';
+  while (bg && (colour = getComputedStyle(bg).backgroundColor).endsWith(', 0)')) bg = bg.parentElement;
+  return [selector, getComputedStyle(el).color, bg ? colour : 'rgb(255, 255, 255)'];
+})"""
+
+
+def _rgba(css: str) -> tuple[float, ...]:
+    values = [float(v) for v in re.findall(r"[\d.]+", css)]
+    return (*values[:3], values[3] if len(values) > 3 else 1.0)
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio; a translucent foreground is first blended over its background."""
+    *fg, alpha = _rgba(foreground)
+    bg = _rgba(background)[:3]
+    fg = [alpha * f + (1 - alpha) * b for f, b in zip(fg, bg)]
+
+    def luminance(rgb):
+        channels = [c / 255 for c in rgb]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    high, low = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_contrast_formula_matches_wcag_examples():
+    assert round(contrast("rgb(0, 0, 0)", "rgb(255, 255, 255)"), 1) == 21.0
+    assert round(contrast("rgb(118, 118, 118)", "rgb(255, 255, 255)"), 2) == 4.54  # #767676, the lightest AA grey
+    assert contrast("rgba(0, 0, 0, 0.5)", "rgb(200, 200, 200)") == contrast("rgb(100, 100, 100)", "rgb(200, 200, 200)")
+    assert contrast("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)") == 1.0
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_theme_colours_have_enough_contrast(chromium, site_url, scheme):
+    """Every kind of text of the theme reaches WCAG AA (4.5:1) in both colour schemes, so a change of a colour
+    variable in docs/stylesheets/theme.css cannot silently make text unreadable."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 900}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.goto(site_url + "beginner/hello-world/", wait_until="load")
+        measured = page.evaluate(_COLOURS_JS, list(CONTRAST_CHECKS))
+    finally:
+        context.close()
+    missing = [selector for selector, fg, _ in measured if fg is None]
+    assert not missing, f"nothing visible matches {missing} on the hello-world page"
+    low = [f"{CONTRAST_CHECKS[s]} ({s}): {contrast(fg, bg):.2f}:1, {fg} on {bg}" for s, fg, bg in measured
+           if contrast(fg, bg) < 4.5]
+    assert not low, f"{scheme} scheme: text below 4.5:1 contrast:\n" + "\n".join(low)
