@@ -24,7 +24,7 @@ random.seed(SEED)
 np.random.seed(SEED)
 torch.manual_seed(SEED)  # first weights and dropout; the DataLoader gets its own seeded generator
 torch.use_deterministic_algorithms(True)  # error if an operation is not deterministic
-torch.set_num_threads(1)  # a model this small runs faster on one CPU thread
+torch.set_num_threads(1)  # a model this small gains little from more threads, and timings stay steadier
 # --8<-- [end:setup]
 
 # --8<-- [start:load-data]
@@ -35,10 +35,11 @@ LABELS = labels("smsa")
 
 print(f"train: {len(train)}, valid: {len(valid)}, test: {len(test)}")
 print()
-print("share of each label   train   valid    test")
+print("share of each label   train   valid")  # test's labels stay unseen until the model is scored
 for label in LABELS:
-    shares = [(split["label"] == label).mean() for split in (train, valid, test)]
-    print(f"{label:<18} " + "  ".join(f"{share:6.1%}" for share in shares))
+    train_share, valid_share = (train["label"] == label).mean(), (valid["label"] == label).mean()
+    print(f"{label:<18} {train_share:7.1%} {valid_share:7.1%}")
+    assert abs(train_share - valid_share) < 0.01  # valid looks like train
 # --8<-- [end:load-data]
 
 # --8<-- [start:vocab]
@@ -57,7 +58,8 @@ def encode(text: str) -> list[int]:
     return [vocab.get(token, vocab["<unk>"]) for token in tokenize(text)]
 
 
-print(f"vocabulary: {len(vocab)} tokens")
+vocab_size = len(vocab)
+print(f"vocabulary: {vocab_size} tokens")
 print(encode("makanannya enak dan murah , pelayanannya ramah"))
 # --8<-- [end:vocab]
 
@@ -91,7 +93,8 @@ valid_loader = DataLoader(valid_data, batch_size=256, collate_fn=collate)  # nev
 test_loader = DataLoader(test_data, batch_size=256, collate_fn=collate)
 
 ids, offsets, y = next(iter(train_loader))
-print("one batch:", ids.shape, offsets.shape, y.shape)
+rows_used = ids.unique().numel()  # how many different words this batch contains
+print("one batch:", ids.shape, offsets.shape, y.shape, f"({rows_used} different token ids)")
 assert offsets.shape == y.shape == (BATCH_SIZE,)
 # --8<-- [end:dataset]
 
@@ -113,7 +116,11 @@ def new_model() -> SentimentClassifier:
 
 
 model = new_model()
-print("parameters:", sum(p.numel() for p in model.parameters()))
+n_parameters = sum(p.numel() for p in model.parameters())
+print("parameters:", n_parameters)
+assert model.embed.weight.numel() > 0.99 * n_parameters  # almost all of them are word vectors
+# the average of word vectors forgets the order: these two texts are the same bag of words
+assert sorted(encode("enak tapi tidak murah")) == sorted(encode("murah tapi tidak enak"))
 # --8<-- [end:model]
 
 # --8<-- [start:class-weights]
@@ -122,6 +129,13 @@ class_weights = len(train_data) / (len(LABELS) * train_counts.float())  # rare c
 for label, count, weight in zip(LABELS, train_counts, class_weights):
     print(f"{label:<9} {int(count):5d} training examples  weight {weight:.3f}")
 loss_fn = nn.CrossEntropyLoss(weight=class_weights)
+
+# The weighted mean divides by the sum of the weights in the batch, not by the number of examples:
+scores = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0], [-1.0, 1.0, 3.0], [0.0, 2.0, 0.0]])
+targets = torch.tensor([0, 1, 2, 1])
+per_example = nn.functional.cross_entropy(scores, targets, reduction="none")
+weights = class_weights[targets]
+assert torch.isclose(loss_fn(scores, targets), (weights * per_example).sum() / weights.sum())
 # --8<-- [end:class-weights]
 
 # --8<-- [start:optimizer]
@@ -169,6 +183,7 @@ checkpoint = Path(tempfile.mkdtemp()) / "best_model.safetensors"
 
 history = []  # one dict per epoch
 best_f1, best_epoch, bad_epochs = -1.0, 0, 0
+clipped, steps = 0, 0  # how often clipping shortened the gradient
 for epoch in range(1, MAX_EPOCHS + 1):
     model.train()  # switches dropout on
     total_loss = 0.0
@@ -176,7 +191,8 @@ for epoch in range(1, MAX_EPOCHS + 1):
         loss = loss_fn(model(ids, offsets), y)
         optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)  # cap the size of each update
+        grad_norm = nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)  # returns the length before
+        clipped, steps = clipped + int(grad_norm > MAX_GRAD_NORM), steps + 1
         optimizer.step()
         scheduler.step()  # one scheduler step per batch, not per epoch
         total_loss += loss.item() * len(y)
@@ -195,8 +211,15 @@ for epoch in range(1, MAX_EPOCHS + 1):
 print("epoch  train loss  valid loss  valid macro-F1")
 for row in history:
     print(f"{row['epoch']:5d}  {row['train_loss']:10.4f}  {row['valid_loss']:10.4f}  {row['valid_f1']:14.4f}")
+epochs_trained = len(history)
+lowest_loss_epoch = min(history, key=lambda row: row["valid_loss"])["epoch"]
+clipped_share = clipped / steps
 print(f"best epoch: {best_epoch}, valid macro-F1 {best_f1:.4f}"
       + (f"; stopped early after epoch {epoch}" if epoch < MAX_EPOCHS else ""))
+print(f"lowest valid loss: epoch {lowest_loss_epoch}; gradient clipped in {clipped_share:.1%} of the {steps} steps")
+assert epochs_trained < MAX_EPOCHS  # early stopping ended training before the planned maximum
+assert lowest_loss_epoch < best_epoch  # the valid loss turned up before the valid macro-F1 stopped improving
+assert clipped_share < 0.05  # for this small model clipping is insurance: it rarely fires
 # --8<-- [end:train]
 
 # --8<-- [start:reload]
@@ -238,6 +261,9 @@ print(f"our model                                test macro-F1: {test_f1:.4f}")
 assert test_f1 > baseline_f1 + 0.3  # far better than always answering the most common label
 print()
 print(classification_report(y_test, test_pred, target_names=LABELS, digits=3))
+test_f1_per_class = f1_score(y_test, test_pred, average=None)
+hardest = LABELS[test_f1_per_class.argmin()]  # the class with the lowest F1
+assert hardest == "neutral"  # the rare class is the hardest
 # --8<-- [end:test]
 
 # --8<-- [start:confusion]
@@ -248,7 +274,31 @@ display.ax_.set(xlabel="predicted sentiment", ylabel="true sentiment", title="Sm
 display.figure_.tight_layout()
 display.figure_.savefig("training_evaluation_confusion.svg")
 plt.close(display.figure_)
+
+matrix = display.confusion_matrix  # rows: true label, columns: predicted label
+errors = matrix - np.diag(np.diag(matrix))  # keep only the mistakes
+true_i, pred_i = np.unravel_index(errors.argmax(), errors.shape)
+most_common_error = f"{LABELS[true_i]} texts predicted as {LABELS[pred_i]}"
+pos, neg = LABELS.index("positive"), LABELS.index("negative")
+swapped = int(matrix[pos, neg] + matrix[neg, pos])  # the worst mistakes: the opposite sentiment
+print(f"most common mistake: {most_common_error} ({errors.max()} texts)")
+print(f"positive and negative swapped: {swapped} of {len(y_test)} texts")
 # --8<-- [end:confusion]
+
+# --8<-- [start:label-shift]
+# Only now, after the one test score, a diagnosis: why is test lower than valid?
+_, _, valid_pred, _ = evaluate(best_model, valid_loader)
+valid_f1_per_class = f1_score(valid_data.labels.tolist(), valid_pred, average=None)
+print("          share in train  share in test  F1 on valid  F1 on test")
+for i, label in enumerate(LABELS):
+    train_share, test_share = (train["label"] == label).mean(), (test["label"] == label).mean()
+    print(f"{label:<9} {train_share:14.1%} {test_share:14.1%} {valid_f1_per_class[i]:12.3f} "
+          f"{test_f1_per_class[i]:11.3f}")
+print(f"macro-F1: valid {best_f1:.4f}, test {test_f1:.4f}")
+assert (test_f1_per_class < valid_f1_per_class).all()  # every class does worse on test, not only the rare one
+test_neutral_share = (test["label"] == "neutral").mean()
+train_neutral_share = (train["label"] == "neutral").mean()
+# --8<-- [end:label-shift]
 
 # --8<-- [start:timing]
 timing_model = new_model()  # a throw-away model: timing must not change the trained one

@@ -102,15 +102,22 @@ print("valid macro-F1 per epoch:", " ".join(f"{f1:.3f}" for f1 in runs[5]["f1s"]
 # Same seed, same batches: a more patient run repeats the shorter one, then keeps going.
 assert len(runs[1]["f1s"]) <= len(runs[3]["f1s"]) <= len(runs[5]["f1s"])
 assert runs[1]["best_f1"] <= runs[3]["best_f1"] <= runs[5]["best_f1"]
+extra_epochs_paid_off = runs[5]["best_f1"] > runs[1]["best_f1"]
+print("patience 5 found a better model than patience 1:", extra_epochs_paid_off)
 # --8<-- [end:exercise-2]
 
 # --8<-- [start:exercise-3]
 weighted, unweighted = run(class_weights=True), run(class_weights=False)
+neutral = LABELS.index("neutral")
 print("                  valid macro-F1  neutral recall  neutral predictions")
 for name, result in (("class weights", weighted), ("no class weights", unweighted)):
-    neutral = LABELS.index("neutral")
-    recall = recall_score(y_valid, result["predictions"], labels=[neutral], average="macro")
-    print(f"{name:<17} {result['best_f1']:14.4f}  {recall:14.3f}  {result['predictions'].count(neutral):19d}")
+    result["neutral_recall"] = recall_score(y_valid, result["predictions"], labels=[neutral], average="macro")
+    print(f"{name:<17} {result['best_f1']:14.4f}  {result['neutral_recall']:14.3f}"
+          f"  {result['predictions'].count(neutral):19d}")
 # Without weights the model rarely dares to answer the rare class "neutral":
 assert unweighted["predictions"].count(neutral) < weighted["predictions"].count(neutral)
+weighted_recall, unweighted_recall = weighted["neutral_recall"], unweighted["neutral_recall"]
+weighted_f1, unweighted_f1 = weighted["best_f1"], unweighted["best_f1"]
+assert weighted_recall > unweighted_recall  # the weights find more of the rare class ...
+assert abs(weighted_f1 - unweighted_f1) < 0.02  # ... at about the same valid macro-F1
 # --8<-- [end:exercise-3]
