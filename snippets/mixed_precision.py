@@ -1,4 +1,4 @@
-# tutorial-test: timeout=240 volatile=timing
+# tutorial-test: timeout=240 volatile=timing volatile_values=ratio,cpu_capability
 # --8<-- [start:setup]
 import copy
 import sys
@@ -12,9 +12,10 @@ from dlnlp.data import labels, load
 from dlnlp.text import Vocab, make_loader
 
 torch.manual_seed(0)
-torch.set_num_threads(1)  # small models run as fast on one thread, and the timings below are steadier
-# On stderr (not recorded): what this CPU offers. bfloat16 is fast only with AVX512-BF16 or AMX instructions.
-print("CPU capability:", torch.backends.cpu.get_cpu_capability(), file=sys.stderr)
+torch.set_num_threads(1)  # one thread: the timings below are steadier
+# On stderr (not recorded, it differs between computers): the vector instructions PyTorch uses on this CPU.
+cpu_capability = torch.backends.cpu.get_cpu_capability()
+print("CPU capability:", cpu_capability, file=sys.stderr)
 # --8<-- [end:setup]
 
 # --8<-- [start:formats]
@@ -93,6 +94,7 @@ def train_model(use_bf16: bool, epochs: int = 6) -> tuple[nn.Module, float]:
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
     loss_fn = nn.CrossEntropyLoss()
     torch.set_rng_state(rng_state)  # the same dropout masks in both runs
+    train_loader.generator.manual_seed(0)  # and the same batch order: the loader shuffles with its own generator
     begin = time.process_time()
     for epoch in range(epochs):
         model.train()
@@ -138,6 +140,18 @@ print("float16 gradient, scaled:  ", f"{(tiny_gradient * scale).half().item():.4
 print("scaled, then unscaled in float32:", f"{((tiny_gradient * scale).half().float() / scale).item():.3g}")
 print("bfloat16 gradient, unscaled:", f"{tiny_gradient.bfloat16().item():.3g}")
 assert tiny_gradient.half().item() == 0.0 and tiny_gradient.bfloat16().item() > 0
+
+model.train()  # the model trained with bf16 autocast above: its float32 gradients on one batch
+ids, lengths, y = next(iter(train_loader))
+model.zero_grad()
+nn.functional.cross_entropy(model(ids, lengths), y).backward()
+gradients = torch.cat([p.grad.flatten() for p in model.parameters()]).abs()
+gradients = gradients[gradients > 0]  # e.g. the embeddings of tokens not in this batch get no gradient
+in_float16 = gradients.half()
+subnormal_share = (in_float16 < torch.finfo(torch.float16).tiny).float().mean().item()
+zero_share = (in_float16 == 0).float().mean().item()
+print(f"{len(gradients):,} nonzero gradients: in float16, {subnormal_share:.1%} are below the smallest normal number"
+      f" and {zero_share:.2%} become 0")
 # --8<-- [end:loss-scaling]
 
 # --8<-- [start:cuda-float16]

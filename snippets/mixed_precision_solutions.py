@@ -24,5 +24,5 @@ with torch.autocast("cpu", dtype=torch.bfloat16):
     for name, (layer, x) in layers.items():
         print(f"{name:<16} -> {layer(x).dtype}")
     bag_dtype = layers["nn.EmbeddingBag"][0](ids).dtype
-assert bag_dtype == torch.float32  # a bag of embeddings gains nothing from autocast
+assert bag_dtype == torch.float32  # autocast leaves the embedding bag in float32
 # --8<-- [end:exercise-2]
