@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 PROJECT_PATHS = ["mkdocs.yml", "docs", "snippets", "overrides", "tools", "dlnlp"]  # what mkdocs.yml reads
 
 BUILD_TIMEOUT_S = 600
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))  # or another Chromium-based browser
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
