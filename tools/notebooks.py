@@ -9,11 +9,14 @@ data files. Run `python tools/notebooks.py` (or `pytest --update-outputs`) to re
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
+import importlib.metadata
 import mimetypes
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import nbformat
@@ -55,12 +58,74 @@ def helper_digests() -> dict[str, str]:
     return {name: hashlib.sha256((ROOT / name).read_bytes()).hexdigest() for name in HELPER_FILES}
 
 
-def setup_cell(raw_url: str) -> str:
+# What Colab ships for this work (distribution names): a notebook never reinstalls these, so Colab's torch stays.
+COLAB_BASE = {"torch", "numpy", "pandas", "scikit-learn", "scipy", "matplotlib", "tqdm"}
+
+
+def pins() -> dict[str, str]:
+    """Distribution -> version, from the exact pins in pyproject.toml (the versions the site was tested with)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    found = {}
+    for requirement in config["dependencies"] + config["optional-dependencies"]["dev"]:
+        name, _, version = requirement.partition("==")
+        found[name.strip().lower()] = version.strip()
+    return found
+
+
+def imported_modules(sources: list[str]) -> set[str]:
+    """Top-level modules that the code imports, following imports of dlnlp modules into their files."""
+    found: set[str] = set()
+    todo = list(sources)
+    seen_helpers: set[str] = set()
+    while todo:
+        for node in ast.walk(ast.parse(todo.pop())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+            for name in names:
+                found.add(name.split(".")[0])
+                helper = ROOT / (name.replace(".", "/") + ".py")
+                if name.startswith("dlnlp.") and helper.exists() and name not in seen_helpers:
+                    seen_helpers.add(name)
+                    todo.append(helper.read_text(encoding="utf-8"))
+    return found
+
+
+def packages_to_install(sources: list[str]) -> dict[str, str]:
+    """Distribution -> pinned version, for what the code imports beyond the standard library and Colab's base."""
+    distributions = importlib.metadata.packages_distributions()
+    pinned = pins()
+    needed = {}
+    for module in sorted(imported_modules(sources) - set(sys.stdlib_module_names) - {"dlnlp"}):
+        for distribution in distributions.get(module, []):
+            name = distribution.lower()
+            if name not in COLAB_BASE:
+                if name not in pinned:
+                    raise SnippetError(f"notebooks import {module!r} (package {distribution}), which pyproject.toml "
+                                       "does not pin: add it with an exact version")
+                needed[name] = pinned[name]
+    return needed
+
+
+def setup_cell(raw_url: str, packages: dict[str, str] | None = None) -> str:
     digests = helper_digests()
     lines = [
-        "# Setup, needed only outside the repository (Colab, a downloaded notebook): fetch the data helper,",
-        "# check it against the SHA-256 it had when this notebook was built; it fetches and verifies the data.",
-        "import hashlib, importlib.util, os, pathlib, urllib.request",
+        "# Setup, needed only outside the repository (Colab, a downloaded notebook). It installs the packages this",
+        "# page needs beyond Colab's own, at the versions the site was tested with (Colab's torch is kept), then",
+        "# fetches the data helper, checked against the SHA-256 it had when this notebook was built; it fetches and",
+        "# verifies the data.",
+        "import hashlib, importlib.metadata, importlib.util, os, pathlib, subprocess, sys, urllib.request",
+        "",
+        f"PACKAGES = {packages or {}!r}",
+        "",
+        "def installed(name):",
+        "    try:",
+        "        return importlib.metadata.version(name)",
+        "    except importlib.metadata.PackageNotFoundError:",
+        "        return None",
+        "",
+        'missing = [f"{name}=={version}" for name, version in PACKAGES.items() if installed(name) != version]',
+        "if missing:",
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *missing], check=True)',
         "",
         f'os.environ.setdefault("DLNLP_DATA_URL", "{raw_url}")',
         f"HELPERS = {digests!r}",
@@ -220,9 +285,12 @@ class NotebookBuilder:
         if tested:
             self.markdown += ["", f"*Tested with {tested}.*"]
         self.flush()
-        self.code(setup_cell(self.settings["raw_url"]))
+        self.code("")  # the setup cell, written once the code cells are known
+        setup_index = len(self.cells) - 1
         self.walk(lines, offset + 1, quoted=False)
         self.flush()
+        code = [cell.source for cell in self.cells if cell.cell_type == "code"]
+        self.cells[setup_index].source = setup_cell(self.settings["raw_url"], packages_to_install(code))
         notebook = nbformat.v4.new_notebook(cells=self.cells)
         notebook.metadata = {
             "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
