@@ -155,3 +155,14 @@ def test_setup_cell_installs_only_what_colab_lacks() -> None:
     assert packages["hugging-face"] == {"tokenizers": pinned["tokenizers"], "transformers": pinned["transformers"]}
     assert packages["scaling-out"] == {"safetensors": pinned["safetensors"]}
     assert packages["hello-world"] == {}
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if "{{" in p.read_text(encoding="utf-8")], ids=lambda p: p.stem)
+def test_notebook_prose_shows_the_measured_values(page: Path) -> None:
+    """The notebook's sentences carry the same recorded values as the page (tools/page_values.py), no markers."""
+    from tools import page_values
+
+    notebook = notebooks.NotebookBuilder(page, notebooks.site_settings()).build()
+    prose = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    left = [text for _, _, _, _, text in page_values.markers(prose)]
+    assert not left, f"{page.name}: markers left unfilled in its notebook: {left}"
