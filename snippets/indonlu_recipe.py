@@ -102,7 +102,7 @@ def train_one_epoch(model, loader: DataLoader, optimizer, schedule, device: torc
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(device)):
             loss = model(**batch).loss  # cross-entropy between the logits and batch["labels"]
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # no step longer than 1.0: a cheap safeguard
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # the gradient's total length at most 1.0
         optimizer.step()
         schedule.step()
         optimizer.zero_grad()
