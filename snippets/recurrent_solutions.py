@@ -58,3 +58,18 @@ mean = (states * real.unsqueeze(-1)).sum(dim=1) / lengths[:, None]  # the averag
 print("weights:", weights.tolist())
 assert torch.allclose(pooled, mean, atol=1e-6)  # equal scores: attention pooling is mean pooling
 # --8<-- [end:exercise-3]
+
+# --8<-- [start:exercise-4]
+from dlnlp.data import load
+from dlnlp.text import tokenize
+
+fit_64 = {}  # dataset -> share of its training texts that max_len=64 keeps whole
+for dataset in ["emot", "smsa", "nusax_id"]:
+    lengths = [len(tokenize(text)) for text in load(dataset, "train")["text"]]
+    fit_40 = sum(n <= 40 for n in lengths) / len(lengths)
+    fit_64[dataset] = sum(n <= 64 for n in lengths) / len(lengths)
+    print(f"{dataset:<9} {len(lengths):>6,} training texts: {fit_40:.1%} have at most 40 tokens,"
+          f" {fit_64[dataset]:.1%} at most 64 (the longest has {max(lengths)})")
+smsa_fit_64 = fit_64["smsa"]
+assert smsa_fit_64 == min(fit_64.values())  # of the three, SmSA has the most texts longer than 64 tokens
+# --8<-- [end:exercise-4]
