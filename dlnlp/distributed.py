@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.manual_seed(args.seed)  # the same seed on every rank: the same first weights, a reproducible run
     model = BagOfEmbeddings(vocab_size, n_classes).to(device)
-    # DDP checks the copies start equal (it broadcasts rank 0's weights) and averages gradients in backward().
+    # DDP checks that all ranks' parameters have the same shapes, copies rank 0's weights to every rank (a
+    # broadcast), and averages the gradients in backward().
     model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
     log(rank, f"world size {world_size}, backend {dist.get_backend()}, {len(train_set)} training texts, "
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
             loss.backward()  # DDP all-reduces (averages) the gradients here, while backward runs
             optimizer.step()  # same gradients + same weights on every rank = same new weights
             loss_sum += loss.detach()
-        dist.all_reduce(loss_sum)  # for the log only: the mean training loss over all ranks
+        dist.all_reduce(loss_sum)  # for the log only: the sum over all ranks, made a mean on the next line
         train_loss = loss_sum.item() / (len(train_loader) * world_size)
         valid_loss, valid_accuracy = evaluate(model, valid_loader, device)
         log(rank, f"epoch {epoch}: train loss {train_loss:.4f}  valid loss {valid_loss:.4f}"

@@ -1,6 +1,8 @@
 # tutorial-test: timeout=180
 # --8<-- [start:setup]
+import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +20,8 @@ torch.set_num_threads(1)  # tiny tensors: one thread is plenty, and torchrun's t
 # --8<-- [start:launch]
 out = Path("scaling_out_run")  # relative: inside the folder this script runs in
 command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-           "-m", "dlnlp.distributed", "--out", str(out), "--epochs", "3"]
+           "-m", "dlnlp.distributed", "--out", str(out), "--epochs", "3", "--train-limit", "800",
+           "--batch-size", "32"]  # texts per rank and step
 # Hide any GPU, so that this check runs the same two CPU processes (gloo) on every machine.
 env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
 finished = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -27,6 +30,11 @@ if finished.returncode != 0:
 for line in finished.stdout.splitlines():
     if line.startswith("[rank 0]"):  # our own log lines; torchrun's notices go to stderr
         print(line)
+steps_per_epoch = int(re.search(r"(\d+) steps per epoch", finished.stdout).group(1))  # from rank 0's log
+single_process_steps = math.ceil(800 / 32)  # the same 800 texts in batches of 32, in one process
+assert steps_per_epoch == math.ceil(800 / 2 / 32)  # each of the 2 ranks reads half of the texts per epoch
+accuracies = [float(a) for a in re.findall(r"valid accuracy ([\d.]+)", finished.stdout)]
+assert accuracies == sorted(accuracies)  # the validation accuracy rises from epoch to epoch
 # --8<-- [end:launch]
 
 # --8<-- [start:compare]
@@ -34,8 +42,8 @@ rank0, rank1 = load_file(out / "rank0.safetensors"), load_file(out / "rank1.safe
 assert rank0.keys() == rank1.keys()
 for name in rank0:
     assert torch.equal(rank0[name], rank1[name]), f"{name} differs between the ranks"  # bit for bit
-numbers = sum(t.numel() for t in rank0.values())
-print(f"compared {len(rank0)} tensors ({numbers:,} numbers): rank 0 and rank 1 hold identical weights")
+parameters = sum(t.numel() for t in rank0.values())
+print(f"compared {len(rank0)} tensors ({parameters:,} numbers): rank 0 and rank 1 hold identical weights")
 # --8<-- [end:compare]
 
 # --8<-- [start:checkpoint]

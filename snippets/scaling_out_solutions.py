@@ -17,8 +17,9 @@ print(f"{world_size} ranks, {per_rank} texts each: {len(seen)} slots for {n_text
 assert set(seen) == set(range(n_texts))  # together the shards cover every text...
 assert len(seen) - len(set(seen)) == world_size * math.ceil(n_texts / world_size) - n_texts  # ...padded to even
 
+steps_per_epoch, single_steps = math.ceil(per_rank / batch_size), math.ceil(n_texts / batch_size)
 print(f"texts per optimizer step: {world_size} x {batch_size} = {world_size * batch_size};"
-      f" steps per epoch: {math.ceil(per_rank / batch_size)} (one process alone: {math.ceil(n_texts / batch_size)})")
+      f" steps per epoch: {steps_per_epoch} (one process alone: {single_steps})")
 # --8<-- [end:exercise-1]
 
 # --8<-- [start:exercise-2]
