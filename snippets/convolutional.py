@@ -8,7 +8,7 @@ from dlnlp.text import Vocab, tokenize
 from dlnlp.zoo import FULL, Settings, majority_f1, run, save_results
 
 torch.manual_seed(0)
-torch.set_num_threads(1)  # small convolutions: one CPU thread is as fast as two, and steadier on a busy machine
+torch.set_num_threads(1)  # one CPU thread, as in every zoo model: steadier, comparable training times
 # --8<-- [end:setup]
 
 # --8<-- [start:conv-by-hand]

@@ -9,7 +9,7 @@ from torch import nn
 from dlnlp.zoo import FULL, Settings, majority_f1, run, save_results
 
 torch.manual_seed(0)  # the same first weights and batch order on every run
-torch.set_num_threads(1)  # small matrices: one CPU thread is faster than several fighting over them
+torch.set_num_threads(1)  # one CPU thread, as in every zoo model: steadier, comparable training times
 # --8<-- [end:setup]
 
 
@@ -112,8 +112,8 @@ assert similarity[10] > similarity[11] > similarity[40]  # near positions look a
 # --8<-- [start:settings]
 if FULL:  # the benchmark (DLNLP_FULL=1): all training data, model selection on valid
     settings = Settings(epochs=12, lr=2e-3, batch_size=64, weight_decay=0.01, patience=4, max_len=64)
-    epochs_for = {"smsa": 5}  # 11,000 texts take ~30 s an epoch on 2 cores: 5 epochs keep it under 3 minutes
-else:  # the quick CI run: a subset and few epochs, so this page runs in seconds
+    epochs_for = {"smsa": 5}  # SmSA's 11,000 texts: at most 5 epochs, to stay within the benchmark's time bar
+else:  # the quick CI run: a subset and few epochs, so that the test suite runs it quickly
     settings = Settings(epochs=3, lr=2e-3, weight_decay=0.01, patience=3, max_len=64, train_limit=600)
     epochs_for = {}
 print(settings)
