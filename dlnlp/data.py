@@ -1,12 +1,16 @@
-"""Load the tutorial datasets as pandas DataFrames with two columns: `text` and `label`.
+"""Load the tutorial datasets: text classification as pandas DataFrames with two columns, `text` and `label`;
+sequence labelling as lists of sentences, each a pair (tokens, tags).
 
     >>> from dlnlp import data
     >>> train = data.load("smsa", "train")   # columns: text, label
     >>> data.labels("smsa")
     ['negative', 'neutral', 'positive']
+    >>> tokens, tags = data.load_tagged("nerp", "train")[0]   # two lists of the same length
+    >>> data.tags("nerp")[:3]
+    ['B-EVT', 'B-FNB', 'B-IND']
 
 Every file is checked against its SHA-256 (listed in `SHA256` and in data/README.md) the first
-time it is read, and a malformed row raises `DataError` naming the file and the line, so a
+time it is read, and a malformed row or line raises `DataError` naming the file and the line, so a
 corrupted or edited file can never silently change a tutorial's results.
 
 Where the files are read from, see `data_dir()`.
@@ -24,7 +28,21 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["DATASETS", "SHA256", "DataError", "DatasetSpec", "data_dir", "labels", "load", "read_rows"]
+__all__ = [
+    "DATASETS",
+    "SHA256",
+    "TAGGED_DATASETS",
+    "DataError",
+    "DatasetSpec",
+    "TaggedSpec",
+    "data_dir",
+    "labels",
+    "load",
+    "load_tagged",
+    "read_rows",
+    "read_tagged",
+    "tags",
+]
 
 SPLITS = ("train", "valid", "test")
 
@@ -79,6 +97,33 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
 }
 
+
+
+@dataclass(frozen=True)
+class TaggedSpec:
+    """How one sequence-labelling dataset is stored: CoNLL style, one `token<TAB>tag` per line and a blank
+    line after each sentence."""
+
+    files: dict[str, str]  # split -> path relative to the data folder
+    tags: tuple[str, ...]  # the tag set, sorted so the order never depends on the data
+
+
+_ENTITY_TYPES = ("EVT", "FNB", "IND", "PLC", "PPL")  # event, food and beverage, product or brand, place, person
+_POS_TAGS = "$$$ ADJ ADK ADV ART CCN CSN INT KUA NEG NNO NNP NUM PAR PPO PRI PRK PRN PRR SYM UNS VBE VBI VBL VBP VBT"
+
+TAGGED_DATASETS: dict[str, TaggedSpec] = {
+    # IndoNLU NERP: named entities in Indonesian news (PROSA), BIO tags.
+    "nerp": TaggedSpec(
+        files={s: f"indonlu/nerp/{s}_preprocess.txt" for s in SPLITS},
+        tags=tuple(sorted([f"{bi}-{t}" for bi in "BI" for t in _ENTITY_TYPES] + ["O"])),
+    ),
+    # IndoNLU POSP: parts of speech of the same sentences; every tag is written with a B- prefix.
+    "posp": TaggedSpec(
+        files={s: f"indonlu/posp/{s}_preprocess.txt" for s in SPLITS},
+        tags=tuple(sorted(f"B-{t}" for t in _POS_TAGS.split())),
+    ),
+}
+
 # The source of truth for the file contents; data/README.md lists the same digests (a test checks it).
 SHA256: dict[str, str] = {
     "indonlu/emot/train_preprocess.csv": "51bb4e77d989004d0ca49c158f404d7eda956015a18b805401f7dee9b4d85fc1",
@@ -93,6 +138,12 @@ SHA256: dict[str, str] = {
     "nusax/indonesian/train.csv": "698c4802111085c14fbe35122957e1145338d307bcc295764026a23095a32984",
     "nusax/indonesian/valid.csv": "4049c4a53017e08db72c72e1907345bfdfc19385481c58f54fe4637073d813f9",
     "nusax/indonesian/test.csv": "43b612ed6fde972c752ab9fa8b2ce290d9ffa06b176b732fcef2a947cb94a161",
+    "indonlu/nerp/train_preprocess.txt": "0361c2b4a40298f00c027ad80b3c29a1f2a14c3d6fea91ec292820af25821a2d",
+    "indonlu/nerp/valid_preprocess.txt": "5e08679148ada73a809a52fbe9695ac8d9b0acfe4e3e8f686fa6ab16048b4863",
+    "indonlu/nerp/test_preprocess.txt": "c262b1bfd339e58ee347e1f7fd8fbc4584c61ed6e36e5da4786539611c80aa03",
+    "indonlu/posp/train_preprocess.txt": "667d16f7e3e424fc1bf3d1aff8d99a0045ff07ca382c467f612d9ddc420803a1",
+    "indonlu/posp/valid_preprocess.txt": "9af8289324391466c282132a8b47323b38e84daa3f0dd9b0d972da0a9f0970a9",
+    "indonlu/posp/test_preprocess.txt": "bc3f87f79d3753598f3d83218405c29468d9cc8aab02482710110657f5dd36b6",
 }
 
 # The repository's data/ folder, found from this file so that any working directory works.
@@ -186,10 +237,76 @@ def read_rows(path: Path, name: str) -> list[tuple[int, str, str]]:
     return rows
 
 
+def tags(name: str) -> list[str]:
+    """The tag set of sequence-labelling dataset `name`, sorted (index i is class i)."""
+    return list(_tagged_spec(name).tags)
+
+
+def load_tagged(name: str, split: str) -> list[tuple[list[str], list[str]]]:
+    """Load one split ("train", "valid" or "test") of sequence-labelling dataset `name`.
+
+    Returns the sentences in file order, each a pair (tokens, tags) of two lists of the same length.
+    """
+    spec = _tagged_spec(name)
+    if split not in spec.files:
+        raise ValueError(f"unknown split {split!r} for {name!r}; expected one of {list(spec.files)}")
+    path = _verified_file(spec.files[split])
+    return [(tokens, tags_) for _line, tokens, tags_ in read_tagged(path, name)]
+
+
+def read_tagged(path: Path, name: str) -> list[tuple[int, list[str], list[str]]]:
+    """Parse the CoNLL-style file `path` of dataset `name`; return (line, tokens, tags) per sentence.
+
+    `line` is the 1-based line where the sentence starts. A blank line ends a sentence (several in a row
+    end it once); the last sentence counts even when no blank line or newline follows it.
+    Raises DataError, naming the file and line, on a line that is not `token<TAB>tag` with a non-empty
+    token and a tag of the dataset. This does not check the SHA-256: `load_tagged` does that before calling it.
+    """
+    spec = _tagged_spec(name)
+    where = _display(path)
+    sentences: list[tuple[int, list[str], list[str]]] = []
+    start, tokens, tags_ = 0, [], []
+    # newline="": a "\r" from Windows line endings stays in the line and is reported, never silently dropped.
+    with open(path, newline="", encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            line = line.removesuffix("\n")
+            if not line:
+                if tokens:
+                    sentences.append((start, tokens, tags_))
+                    tokens, tags_ = [], []
+                continue
+            tabs = line.count("\t")
+            if tabs != 1:
+                found = "no tab" if tabs == 0 else f"{tabs} tabs"
+                raise DataError(f"{where}, line {lineno}: expected token<TAB>tag, found {found}")
+            token, tag = line.split("\t")
+            if not token.strip():
+                raise DataError(f"{where}, line {lineno}: empty token")
+            if not tag:
+                raise DataError(f"{where}, line {lineno}: empty tag")
+            if tag not in spec.tags:
+                raise DataError(f"{where}, line {lineno}: unknown tag {tag!r} (expected one of {list(spec.tags)})")
+            if not tokens:
+                start = lineno
+            tokens.append(token)
+            tags_.append(tag)
+    if tokens:  # the file ended without a blank line after its last sentence
+        sentences.append((start, tokens, tags_))
+    return sentences
+
+
 def _spec(name: str) -> DatasetSpec:
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {list(DATASETS)}")
+        hint = f"; {name!r} is a sequence-labelling dataset: use load_tagged()" if name in TAGGED_DATASETS else ""
+        raise ValueError(f"unknown dataset {name!r}; expected one of {list(DATASETS)}{hint}")
     return DATASETS[name]
+
+
+def _tagged_spec(name: str) -> TaggedSpec:
+    if name not in TAGGED_DATASETS:
+        hint = f"; {name!r} is a text-classification dataset: use load()" if name in DATASETS else ""
+        raise ValueError(f"unknown sequence-labelling dataset {name!r}; expected one of {list(TAGGED_DATASETS)}{hint}")
+    return TAGGED_DATASETS[name]
 
 
 def _display(path: Path) -> str:

@@ -32,6 +32,10 @@ ROW_COUNTS = {
     ("nusax_id", "test"): 400,
 }
 
+# Sentences and tokens of the sequence-labelling files, measured once and stated in data/README.md.
+SENTENCE_COUNTS = {(name, split): n for name in ("nerp", "posp") for split, n in zip(data.SPLITS, (6720, 840, 840))}
+TOKEN_COUNTS = {(name, split): n for name in ("nerp", "posp") for split, n in zip(data.SPLITS, (156409, 19629, 19952))}
+
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,6 +121,105 @@ def test_load_works_from_any_directory(tmp_path: Path, monkeypatch: pytest.Monke
     assert len(data.load("nusax_id", "valid")) == 100
 
 
+# --- sequence labelling: NERP and POSP --------------------------------------------------------------
+
+
+def bio_violations(sentences: list[tuple[list[str], list[str]]]) -> int:
+    """How many I-X tags follow neither B-X nor I-X (a sentence starts after an implicit O)."""
+    count = 0
+    for _tokens, tags in sentences:
+        for prev, tag in zip(["O", *tags], tags):
+            count += tag.startswith("I-") and prev[2:] != tag[2:]
+    return count
+
+
+@pytest.mark.parametrize(("name", "split"), list(SENTENCE_COUNTS))
+def test_every_tagged_split_loads(name: str, split: str) -> None:
+    sentences = data.load_tagged(name, split)
+    assert len(sentences) == SENTENCE_COUNTS[name, split]
+    assert sum(len(tokens) for tokens, _ in sentences) == TOKEN_COUNTS[name, split]
+    assert all(len(tokens) == len(tags) > 0 for tokens, tags in sentences)
+    assert all(token.strip() for tokens, _ in sentences for token in tokens)
+    assert {tag for _, tags in sentences for tag in tags} == set(data.tags(name))  # every tag occurs, only known ones
+
+
+def test_tags_are_fixed_and_sorted() -> None:
+    entity_types = ("EVT", "FNB", "IND", "PLC", "PPL")
+    assert data.tags("nerp") == [f"B-{t}" for t in entity_types] + [f"I-{t}" for t in entity_types] + ["O"]
+    assert len(data.tags("posp")) == 26 and all(tag.startswith("B-") for tag in data.tags("posp"))
+    for name in data.TAGGED_DATASETS:
+        assert data.tags(name) == sorted(data.tags(name))
+    data.tags("nerp").append("oops")  # a caller's change must not leak into the module
+    assert "oops" not in data.tags("nerp")
+
+
+def test_readme_states_the_tag_counts() -> None:
+    readme = (REPO_DATA / "README.md").read_text(encoding="utf-8")
+    stated = {
+        tag: tuple(map(int, counts))
+        for tag, *counts in re.findall(r"^\| `([^`]+)` \| (\d+) \| (\d+) \| (\d+) \|", readme, flags=re.MULTILINE)
+    }
+    for name in data.TAGGED_DATASETS:
+        measured = {tag: [] for tag in data.tags(name)}
+        for split in data.SPLITS:
+            flat = [tag for _, tags in data.load_tagged(name, split) for tag in tags]
+            for tag in measured:
+                measured[tag].append(flat.count(tag))
+        assert {tag: stated.get(tag) for tag in measured} == {tag: tuple(c) for tag, c in measured.items()}, name
+    assert set(stated) == set(data.tags("nerp")) | set(data.tags("posp"))  # no other tag is listed
+
+
+def test_nerp_and_posp_are_the_same_sentences() -> None:
+    for split in data.SPLITS:
+        nerp = [tokens for tokens, _ in data.load_tagged("nerp", split)]
+        posp = [tokens for tokens, _ in data.load_tagged("posp", split)]
+        assert nerp == posp
+
+
+def test_nerp_bio_violations_are_the_ones_the_readme_states() -> None:
+    # The data has I-X tags that follow neither B-X nor I-X; data/README.md (Known issues) gives these numbers.
+    counts = {split: bio_violations(data.load_tagged("nerp", split)) for split in data.SPLITS}
+    assert counts == {"train": 101, "valid": 18, "test": 11}
+    readme = (REPO_DATA / "README.md").read_text(encoding="utf-8")
+    assert "**NERP has 130 ill-formed BIO tags.**" in readme
+    assert "**101 in train**" in readme and "**18 in valid**" in readme and "**11 in test**" in readme
+    assert bio_violations([(["a", "b", "c"], ["B-PPL", "I-PPL", "I-PLC"]), (["d"], ["I-EVT"])]) == 2
+
+
+def test_readme_states_the_tokens_with_spaces() -> None:
+    counts = [sum(" " in token for tokens, _ in data.load_tagged("posp", s) for token in tokens) for s in data.SPLITS]
+    readme = (REPO_DATA / "README.md").read_text(encoding="utf-8")
+    assert f"({counts[0]} tokens in train, {counts[1]} in valid, {counts[2]} in test)" in readme
+    assert counts == [668, 75, 87]
+
+
+def test_sentences_start_on_the_lines_reported() -> None:
+    # Every sentence is followed by exactly one blank line, so each starts len(previous) + 1 lines later.
+    path = REPO_DATA / "indonlu/posp/valid_preprocess.txt"
+    sentences = data.read_tagged(path, "posp")
+    starts = [line for line, _, _ in sentences]
+    assert starts[0] == 1
+    assert starts[1:] == [line + len(tokens) + 1 for line, tokens, _ in sentences[:-1]]
+    lines = path.read_text(encoding="utf-8").split("\n")
+    assert all(lines[line - 1] == f"{tokens[0]}\t{tags[0]}" for line, tokens, tags in sentences)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t: t.removesuffix("\n"),  # no blank line after the last sentence
+        lambda t: t.removesuffix("\n\n"),  # not even a final newline
+        lambda t: "\n" + t.replace("\n\n", "\n\n\n") + "\n",  # extra blank lines are no empty sentences
+    ],
+    ids=["no-final-blank-line", "no-final-newline", "extra-blank-lines"],
+)
+def test_sentence_boundaries_are_robust(edit, tmp_path: Path) -> None:
+    relpath = "indonlu/nerp/valid_preprocess.txt"
+    edited = copy_file(relpath, tmp_path, edit)
+    expected = [(tokens, tags) for _, tokens, tags in data.read_tagged(REPO_DATA / relpath, "nerp")]
+    assert [(tokens, tags) for _, tokens, tags in data.read_tagged(edited, "nerp")] == expected
+
+
 # --- checksums ----------------------------------------------------------------------------------
 
 
@@ -124,20 +227,26 @@ def test_sha256_matches_the_files_on_disk() -> None:
     on_disk = {
         p.relative_to(REPO_DATA).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in REPO_DATA.rglob("*")
-        if p.suffix in (".csv", ".tsv")
+        if p.suffix in (".csv", ".tsv", ".txt")
     }
     assert on_disk == data.SHA256
-    listed = {path for spec in data.DATASETS.values() for path in spec.files.values()}
+    specs = [*data.DATASETS.values(), *data.TAGGED_DATASETS.values()]
+    listed = {path for spec in specs for path in spec.files.values()}
     assert listed == set(data.SHA256)
 
 
 def test_readme_table_matches_sha256_and_row_counts() -> None:
     readme = (REPO_DATA / "README.md").read_text(encoding="utf-8")
     table = re.findall(r"^\| `([^`]+)` \| (\d+) \| `([0-9a-f]{64})` \|$", readme, flags=re.MULTILINE)
-    assert {path: sha for path, _, sha in table} == data.SHA256
-    assert len(table) == len(data.SHA256)  # no file listed twice
+    tagged = re.findall(r"^\| `([^`]+)` \| (\d+) \| (\d+) \| `([0-9a-f]{64})` \|$", readme, flags=re.MULTILINE)
+    assert {path: sha for path, _, sha in table} | {path: sha for path, _, _, sha in tagged} == data.SHA256
+    assert len(table) + len(tagged) == len(data.SHA256)  # no file listed twice
     counts = {data.DATASETS[n].files[s]: c for (n, s), c in ROW_COUNTS.items()}
     assert {path: int(rows) for path, rows, _ in table} == counts
+    sentences = {data.TAGGED_DATASETS[n].files[s]: c for (n, s), c in SENTENCE_COUNTS.items()}
+    tokens = {data.TAGGED_DATASETS[n].files[s]: c for (n, s), c in TOKEN_COUNTS.items()}
+    assert {path: int(n) for path, n, _, _ in tagged} == sentences
+    assert {path: int(n) for path, _, n, _ in tagged} == tokens
 
 
 def test_readme_states_the_nusax_smsa_overlap() -> None:
@@ -160,6 +269,15 @@ def test_checksum_mismatch_names_the_file(tmp_path: Path, monkeypatch: pytest.Mo
         data.load("emot", "train")
     assert named_file(str(err.value), ": SHA-256") == (tmp_path / relpath).resolve()
     assert "corrupted or was edited" in str(err.value)
+
+
+def test_corrupted_tagged_file_fails_its_checksum(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    relpath = "indonlu/nerp/test_preprocess.txt"
+    copy_file(relpath, tmp_path, edit=lambda t: t.replace("\tB-PPL\n", "\tB-PLC\n", 1))  # still well-formed
+    monkeypatch.setenv("DLNLP_DATA_DIR", str(tmp_path))
+    with pytest.raises(data.DataError, match=r"test_preprocess\.txt: SHA-256 mismatch \(expected c262b1bf") as err:
+        data.load_tagged("nerp", "test")
+    assert named_file(str(err.value), ": SHA-256") == (tmp_path / relpath).resolve()
 
 
 def test_checksum_is_verified_once_per_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,6 +338,78 @@ MALFORMED = [
 ]
 
 
+MALFORMED_TAGGED = [
+    (  # a space where the tab should be
+        "nerp",
+        "indonlu/nerp/valid_preprocess.txt",
+        lambda t: replace_line(t, 3, "kebersamaan O"),
+        r"line 3: expected token<TAB>tag, found no tab$",
+    ),
+    (  # one tab too many
+        "posp",
+        "indonlu/posp/train_preprocess.txt",
+        lambda t: replace_line(t, 4, "kota\tB-NNO\tB-NNO"),
+        r"line 4: expected token<TAB>tag, found 2 tabs$",
+    ),
+    (  # an empty token
+        "nerp",
+        "indonlu/nerp/test_preprocess.txt",
+        lambda t: replace_line(t, 25, "\tO"),
+        r"line 25: empty token$",
+    ),
+    (  # a token that is only spaces
+        "posp",
+        "indonlu/posp/valid_preprocess.txt",
+        lambda t: replace_line(t, 2, "  \tB-PPO"),
+        r"line 2: empty token$",
+    ),
+    (  # an empty tag
+        "posp",
+        "indonlu/posp/test_preprocess.txt",
+        lambda t: replace_line(t, 20790, "kategori\t"),
+        r"line 20790: empty tag$",
+    ),
+    (  # a tag from another tag set
+        "nerp",
+        "indonlu/nerp/train_preprocess.txt",
+        lambda t: replace_line(t, 5, "manado\tB-LOC"),
+        r"line 5: unknown tag 'B-LOC' \(expected one of \['B-EVT', 'B-FNB', .*, 'O'\]\)$",
+    ),
+    (  # a POS tag without its B- prefix
+        "posp",
+        "indonlu/posp/train_preprocess.txt",
+        lambda t: replace_line(t, 163127, "nya\tPRK"),
+        r"line 163127: unknown tag 'PRK' \(expected one of \['B-\$\$\$', .*\]\)$",
+    ),
+    (  # Windows line endings leave a carriage return in the tag
+        "nerp",
+        "indonlu/nerp/valid_preprocess.txt",
+        lambda t: t.replace("\n", "\r\n"),
+        r"line 1: unknown tag 'O\\r'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "relpath", "edit", "message"), MALFORMED_TAGGED)
+def test_malformed_tagged_line_names_file_and_line(name, relpath, edit, message, tmp_path: Path) -> None:
+    bad = copy_file(relpath, tmp_path, edit)
+    with pytest.raises(data.DataError, match=message) as err:
+        data.read_tagged(bad, name)
+    assert named_file(str(err.value), ", line ") == bad.resolve()
+
+
+def test_load_tagged_reports_malformed_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An edited file whose checksum was (wrongly) updated still fails, at the parser, relative to the cwd.
+    relpath = "indonlu/posp/valid_preprocess.txt"
+    bad = copy_file(relpath, tmp_path / "data", lambda t: replace_line(t, 9, "la\tB-NNO\textra"))
+    monkeypatch.setitem(data.SHA256, relpath, hashlib.sha256(bad.read_bytes()).hexdigest())
+    monkeypatch.setenv("DLNLP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(data.DataError) as err:
+        data.load_tagged("posp", "valid")
+    assert str(err.value) == "data/indonlu/posp/valid_preprocess.txt, line 9: expected token<TAB>tag, found 2 tabs"
+
+
 @pytest.mark.parametrize(("name", "relpath", "edit", "message"), MALFORMED)
 def test_malformed_row_names_file_and_line(name, relpath, edit, message, tmp_path: Path) -> None:
     bad = copy_file(relpath, tmp_path, edit)
@@ -263,6 +453,17 @@ def test_unknown_dataset_lists_the_valid_ones() -> None:
 def test_unknown_split_lists_the_valid_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown split 'dev' for 'smsa'.*'train', 'valid', 'test'"):
         data.load("smsa", "dev")
+    with pytest.raises(ValueError, match=r"unknown split 'dev' for 'nerp'.*'train', 'valid', 'test'"):
+        data.load_tagged("nerp", "dev")
+
+
+def test_unknown_tagged_dataset_lists_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown sequence-labelling dataset 'conll'.*'nerp', 'posp'\]$"):
+        data.load_tagged("conll", "train")
+    with pytest.raises(ValueError, match=r"unknown sequence-labelling dataset 'smsa'.*use load\(\)"):
+        data.tags("smsa")
+    with pytest.raises(ValueError, match=r"unknown dataset 'nerp'.*use load_tagged\(\)"):
+        data.load("nerp", "train")
 
 
 # --- where the files come from -----------------------------------------------------------------
@@ -315,6 +516,19 @@ def test_download_fills_the_cache_once(server, outside_repo: Path, monkeypatch: 
     assert [p.name for p in cached.parent.iterdir()] == ["valid.csv"]  # no temporary file left behind
     assert QuietHandler.requests == ["/data/nusax/indonesian/valid.csv"]
     assert data.load("nusax_id", "valid").equals(df)
+    assert len(QuietHandler.requests) == 1  # the cached copy is used
+
+
+def test_download_tagged_file(server, outside_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base_url, _ = server
+    monkeypatch.setenv("DLNLP_DATA_URL", base_url)
+    relpath = "indonlu/posp/test_preprocess.txt"
+    sentences = data.load_tagged("posp", "test")
+    expected = data.read_tagged(REPO_DATA / relpath, "posp")
+    assert sentences == [(tokens, tags) for _line, tokens, tags in expected]
+    assert (outside_repo / relpath).read_bytes() == (REPO_DATA / relpath).read_bytes()
+    assert QuietHandler.requests == [f"/data/{relpath}"]
+    assert data.load_tagged("posp", "test") == sentences
     assert len(QuietHandler.requests) == 1  # the cached copy is used
 
 
