@@ -45,6 +45,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_union
 
 from dlnlp.data import labels, load
+from dlnlp.zoo import SEEDS  # noqa: F401  (the seeds the snippets train with; the tests check the run used them)
 
 ROOT = Path(__file__).resolve().parents[1]
 SNIPPETS = ROOT / "snippets"
@@ -509,10 +510,10 @@ def render(results: dict) -> dict[str, str]:
                                                f"{snippet_times})" if snippet_times else ""),
     ]
     files["recorded_run.txt"] = [
-        f"The run recorded on this page was made on {machine['date']}. It trained {len(results['models'])} zoo "
-        f"snippets with {len(results['seeds'])} seeds each on {len(DATASETS)} datasets "
-        f"({sum(r['kind'] == 'zoo' for r in rows)} trainings) and took {machine['total_seconds'] / 60:.1f} minutes "
-        "in all."]
+        f"The run recorded on this page was made on {machine['date']}. It trained each of the "
+        f"{len(results['models'])} zoo snippets with the {len(results['seeds'])} seeds on the {len(DATASETS)} "
+        f"datasets ({sum(r['kind'] == 'zoo' for r in rows)} trainings in all) and took "
+        f"{machine['total_seconds'] / 60:.1f} minutes."]
 
     ours = []
     for label, kind, model in ([("**Ours:** ensemble of the zoo families", "ensemble", None)]
@@ -549,15 +550,18 @@ def render(results: dict) -> dict[str, str]:
         higher = [c for c in compared if c["larger_than_noise"] and c["difference"] > 0]
         lower = [c for c in compared if c["larger_than_noise"] and c["difference"] < 0]
         within = [c for c in compared if not c["larger_than_noise"]]
-        line = (f"- **{name}:** the baseline scores {base['test_f1_mean']:.3f}; {len(above)} of the {len(compared)} "
-                "zoo rows (four families and the ensemble, each the mean over its seeds) score above it.")
+        line = (f"- **{name}:** the baseline scores {base['test_f1_mean']:.3f}. Of the {len(compared)} rows of ours "
+                f"(the {len(compared) - 1} zoo families and the ensemble, each as its mean over the seeds), "
+                + ("none scores above it." if not above else "all score above it." if len(above) == len(compared)
+                   else f"{len(above)} score{'s' if len(above) == 1 else ''} above it."))
         if lower:
             line += f" The baseline is ahead by more than the noise of {names(lower)}."
         if higher:
             line += f" More than the noise ahead of the baseline: {names(higher)}."
         if within:
+            shown = ["the ensemble" if c["model"] == ENSEMBLE else f"`{c['model']}`" for c in within]
             line += (" Within the noise (the paired interval includes 0): "
-                     + ", ".join("the ensemble" if c["model"] == ENSEMBLE else f"`{c['model']}`" for c in within) + ".")
+                     + (shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]) + ".")
         sentences.append(line)
     files["baseline_wins.txt"] = sentences
 
@@ -577,7 +581,7 @@ def render(results: dict) -> dict[str, str]:
                 f"{ens['valid_f1_mean']:.3f}. A single test score's 95% interval is {width:.3f} wide on average.")
         if widest:
             line += (f" Seeds alone move `{widest['model']}` from {widest['test_f1_min']:.3f} to "
-                     f"{widest['test_f1_max']:.3f}, the widest spread of the four families.")
+                     f"{widest['test_f1_max']:.3f}, the widest spread of the zoo families.")
         files["precision.txt"].append(line)
 
     return {name: HEADER + "\n\n" + "\n".join(lines) + "\n" for name, lines in files.items()}
