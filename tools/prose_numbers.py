@@ -7,7 +7,8 @@ a claim. It is fine when it is
 - cited: its sentence carries a footnote (`[^name]`), an author-year citation ("Wilie et al. (2020)",
   "(Kim, 2014)") or a link to a paper,
 - a constant of the code: the same number is a literal in a snippet the page includes (`epochs=12` in the
-  code makes "12 epochs" in the prose a description of the code, not a measurement),
+  code makes "12 epochs" in the prose a description of the code, not a measurement), or in a file the page's
+  front matter names under `code:` (the results page describes the bars of `benchmarks/zoo.py`),
 - in code: inline `code`, code fences, and the included outputs, which are generated.
 
 Anything else is listed with its page and line. Run `python tools/prose_numbers.py` for the list;
@@ -44,27 +45,30 @@ BEFORE = re.compile(r"(?<![\w-])(?:" + METRICS + r")(?:\s+[\w-]+){0,3}?\s*[:=]?\
 CITED = re.compile(r"\[\^[^\]]+\]|et al\.|\*[^*]+\*[^.]*\b(?:19|20)\d{2}\b|\([A-Z][A-Za-z-]+(?: and [A-Z][A-Za-z-]+)?,? \d{4}\)|"
                    r"[A-Z][A-Za-z-]+ \(\d{4}\)|\]\(https?://(?:arxiv\.org|aclanthology\.org|doi\.org|papers\.)", re.I)
 # Numbers that name a kind of thing rather than measure it: "a 95% interval", "the 95th percentile".
-DEFINITIONS = re.compile(r"\b\d+% (?:bootstrap |confidence )*interval|\b\d+(?:st|nd|rd|th) percentile", re.I)
+DEFINITIONS = re.compile(r"\b\d+% (?:bootstrap |confidence )*interval|\b\d+(?:st|nd|rd|th) percentile|"
+                         r"\bmiddle \d+%", re.I)
 INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+\1")
 LINK_TARGET = re.compile(r"\]\([^)]*\)")
 HTML = re.compile(r"<[^>]+>")
 SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z*_(\[`])")
 
 
-def code_constants(stems: list[str]) -> set[float]:
-    """Every numeric literal in the snippets (and their solutions files) that a page includes."""
+def code_constants(stems: list[str], files: list[str] = ()) -> set[float]:
+    """Every numeric literal in the snippets (and their solutions files) that a page includes, and in `files`
+    (paths relative to the repository root)."""
     numbers: set[float] = set()
-    for stem in stems:
-        for path in (ROOT / "snippets" / f"{stem}.py", ROOT / "snippets" / f"{stem}_solutions.py"):
-            if path.exists():
-                for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-                        numbers.add(float(node.value))
-                    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):  # 2**18 -> 262144
-                        try:
-                            numbers.add(float(eval(compile(ast.Expression(node), "", "eval"), {})))  # noqa: S307
-                        except Exception:  # noqa: BLE001 - not a constant expression
-                            pass
+    paths = [ROOT / "snippets" / f"{stem}{suffix}.py" for stem in stems for suffix in ("", "_solutions")]
+    for path in paths + [ROOT / name for name in files]:
+        if not path.exists():
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+                numbers.add(float(node.value))
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):  # 2**18 -> 262144
+                try:
+                    numbers.add(float(eval(compile(ast.Expression(node), "", "eval"), {})))  # noqa: S307
+                except Exception:  # noqa: BLE001 - not a constant expression
+                    pass
     return numbers
 
 
@@ -98,9 +102,12 @@ def paragraphs(markdown: str):
 
 def findings(page: Path) -> list[str]:
     text = page.read_text(encoding="utf-8")
-    body, _ = get_data(text)
+    body, meta = get_data(text)
     offset = text[: len(text) - len(body)].count("\n")
-    constants = code_constants(snippets_of(body))
+    missing = [name for name in meta.get("code", []) if not (ROOT / name).is_file()]
+    if missing:
+        return [f"{page.relative_to(ROOT)}: front matter 'code:' names {missing}, which do not exist"]
+    constants = code_constants(snippets_of(body), meta.get("code", []))
     found = []
     for line, paragraph in paragraphs(body):
         clean = HTML.sub(" ", LINK_TARGET.sub("]", INLINE_CODE.sub(" CODE ", MARKER.sub(" VALUE ", paragraph))))
