@@ -34,7 +34,7 @@ class Settings:
     patience: int = 3
     max_len: int = 128
     label_smoothing: float = 0.0
-    train_limit: int | None = None  # use only the first N training examples (quick runs)
+    train_limit: int | None = None  # use a random sample (seeded) of N training examples (quick runs)
 
 
 @dataclass
