@@ -16,6 +16,9 @@ import re
 
 from latex2mathml.converter import convert
 
+# latex2mathml writes \ln, \log, \exp ... as a plain <mi>, which browsers set tight against what follows
+# ("lnp"); TeX puts a thin space after a function name.
+FUNCTION_NAME = re.compile(r"(<mi>(?:ln|log|exp|sin|cos|tan|tanh|softmax)</mi>)")
 FORMULA = re.compile(r'<(span|div) class="arithmatex">\s*\\[(\[](.*?)\\[)\]]\s*</\1>', re.S)
 log = logging.getLogger("mkdocs.hooks.math_mathml")
 
@@ -27,6 +30,7 @@ def to_mathml(match: re.Match, where: str) -> str:
     except Exception as error:  # noqa: BLE001 - latex2mathml raises many kinds; report them all the same way
         log.warning(f"{where}: formula {tex!r} cannot be converted to MathML: {error}")
         return match.group(0)
+    mathml = FUNCTION_NAME.sub(r'\1<mspace width="0.1667em"></mspace>', mathml)
     return f'<{tag} class="arithmatex">{mathml}</{tag}>'
 
 
