@@ -34,6 +34,7 @@ __all__ = [
     "TAGGED_DATASETS",
     "DataError",
     "DatasetSpec",
+    "NUSAX_LOCAL",
     "TaggedSpec",
     "data_dir",
     "labels",
@@ -58,6 +59,20 @@ class DatasetSpec:
     text_column: str  # which field holds the text ("tweet" in EmoT)
     labels: tuple[str, ...]  # label names, sorted alphabetically so the order never depends on the data
 
+
+# The ten local languages of NusaX-senti: ISO 639-3 code -> folder under data/nusax/ (Winata et al., 2023).
+NUSAX_LOCAL: dict[str, str] = {
+    "ace": "acehnese",  # Acehnese
+    "ban": "balinese",  # Balinese
+    "bjn": "banjarese",  # Banjarese
+    "bug": "buginese",  # Buginese
+    "jav": "javanese",  # Javanese
+    "mad": "madurese",  # Madurese
+    "min": "minangkabau",  # Minangkabau
+    "nij": "ngaju",  # Ngaju
+    "sun": "sundanese",  # Sundanese
+    "bbc": "toba_batak",  # Toba Batak
+}
 
 DATASETS: dict[str, DatasetSpec] = {
     # IndoNLU EmoT: Indonesian tweets, 5 emotions.
@@ -95,6 +110,18 @@ DATASETS: dict[str, DatasetSpec] = {
         text_column="text",
         labels=("negative", "neutral", "positive"),
     ),
+    # NusaX-senti in the ten local languages, named by ISO 639-3 code: the same sentences and labels again.
+    **{
+        f"nusax_{code}": DatasetSpec(
+            files={s: f"nusax/{folder}/{s}.csv" for s in SPLITS},
+            delimiter=",",
+            columns=("id", "text", "label"),
+            has_header=True,
+            text_column="text",
+            labels=("negative", "neutral", "positive"),
+        )
+        for code, folder in NUSAX_LOCAL.items()
+    },
 }
 
 
@@ -138,6 +165,36 @@ SHA256: dict[str, str] = {
     "nusax/indonesian/train.csv": "698c4802111085c14fbe35122957e1145338d307bcc295764026a23095a32984",
     "nusax/indonesian/valid.csv": "4049c4a53017e08db72c72e1907345bfdfc19385481c58f54fe4637073d813f9",
     "nusax/indonesian/test.csv": "43b612ed6fde972c752ab9fa8b2ce290d9ffa06b176b732fcef2a947cb94a161",
+    "nusax/acehnese/train.csv": "eeb72a3e29d6129af729a9112e296afe0b7bae3c4f6a2590d5532bafe57f4597",
+    "nusax/acehnese/valid.csv": "1752fc429c3f7b12f29a72dd68d0e3939b21a40f389dd5d0eb5432c6d036b308",
+    "nusax/acehnese/test.csv": "0a38ac2352ec2194602f97acf5b25c78f432d84c9c9bee60c294506e55c18f1c",
+    "nusax/balinese/train.csv": "e37accf45aec8381c7465b2ca2df75500c0c5991941f18a6f0e109d8a81e5c5b",
+    "nusax/balinese/valid.csv": "1055ca278cc03de4743605c1bfac04261b4f6514fbbdba86587c2e3076e80197",
+    "nusax/balinese/test.csv": "d10c82f294bd72b0ee7077400424522e5c39fa477f83ffabb2f7652f84ed71fa",
+    "nusax/banjarese/train.csv": "0e15c5826401ca8649c51e67a5c1ba6b0345d66897954e96ac073a85e717ee7a",
+    "nusax/banjarese/valid.csv": "999a0bef291cde263777d64bde9d31b46fbf1de957a64e73f0fd39b8674784b1",
+    "nusax/banjarese/test.csv": "cca90ae2c130ebd41f38a3d04acda1cc79b3795d5e43575a41d369c7326679d9",
+    "nusax/buginese/train.csv": "23818aa30bf4ae743c540b007231c925e6f00f4dfd3ed8e38972b5663d601027",
+    "nusax/buginese/valid.csv": "5425f886a49379cffd114802b0d3ef07de048d3f7e1647046a2c6dabd7284b0f",
+    "nusax/buginese/test.csv": "369fedd3463d406e98b88dbc7cce9a3ce1ac9d3947aad627f17826e68ee0b179",
+    "nusax/javanese/train.csv": "46a88ac0f2f0b09b42b7fb840d80f727cc5b2a558440cd29d3b69178c24853c5",
+    "nusax/javanese/valid.csv": "ff8df9ec279e505c914bf7c367db5f10fcba672da8a0f7a32f8b701670e7a89c",
+    "nusax/javanese/test.csv": "ad73d2ee75854c4104c9188a84c757caa07f826e108a384ade7fbf0f6dcc53a2",
+    "nusax/madurese/train.csv": "0cc23e1d5f29cc94f30916e07f32809dd3995a8bbae2d19e78d4f88673a91c05",
+    "nusax/madurese/valid.csv": "e1dc6c01128a40c13903e14ec3c51987ac47dacbbc527bd20e178294278296ad",
+    "nusax/madurese/test.csv": "daf0d571942b7a716583f2f92257501278ab29f8a315a9074fc4aa4a63869be1",
+    "nusax/minangkabau/train.csv": "96f11a39631fded49d04562e520199bcc9dcdbd07bfaee505753521d82388437",
+    "nusax/minangkabau/valid.csv": "bca87a7e812cf13ac31c4fa9f0d4ac4c6dd2ba00999abd1687f01a1d89f37f3f",
+    "nusax/minangkabau/test.csv": "da055aabc671f0d702f73c50a90fde58ac0916ce30c4a23b6b0a589950909062",
+    "nusax/ngaju/train.csv": "db52af95941e56846296f9adcc58fa94cd41cd5ab17ce9ee10f20f3116d991ad",
+    "nusax/ngaju/valid.csv": "a3061f5238852dcf296d92ebd103f1530e6e5832511e5a0a38fb85facd05fc80",
+    "nusax/ngaju/test.csv": "f8cd78d440d7d4cdc4fa556e80a546028fbfb0eaa173ff5156a39c3d42e9ca4f",
+    "nusax/sundanese/train.csv": "b525aefac4d9819add0375b8c0db49516f19b57fbf6e6fc5afda3069895f2168",
+    "nusax/sundanese/valid.csv": "ca5bbbef8e7d8d085300e716e570b4f2a964a761b392a3612e5547dd7b5d0444",
+    "nusax/sundanese/test.csv": "887e940330e59716ff741ad11c4bccad6f94752c46de44858b32d46a96ef7d48",
+    "nusax/toba_batak/train.csv": "f6fed53a064607541c12a7f25dd16c5dc47b145ff7a75d844e18e3e50f80063f",
+    "nusax/toba_batak/valid.csv": "af3fdec7f6319b0e38e0ee7defb168ca741c1a56fac3dc3aa7a57dbab50967ea",
+    "nusax/toba_batak/test.csv": "11d15c3ab4079d7d97e80bfc1ce1a4245bd1909a3fa40e15806c1c6334a99309",
     "indonlu/nerp/train_preprocess.txt": "0361c2b4a40298f00c027ad80b3c29a1f2a14c3d6fea91ec292820af25821a2d",
     "indonlu/nerp/valid_preprocess.txt": "5e08679148ada73a809a52fbe9695ac8d9b0acfe4e3e8f686fa6ab16048b4863",
     "indonlu/nerp/test_preprocess.txt": "c262b1bfd339e58ee347e1f7fd8fbc4584c61ed6e36e5da4786539611c80aa03",

@@ -30,6 +30,7 @@ ROW_COUNTS = {
     ("nusax_id", "train"): 500,
     ("nusax_id", "valid"): 100,
     ("nusax_id", "test"): 400,
+    **{(f"nusax_{code}", split): n for code in data.NUSAX_LOCAL for split, n in zip(data.SPLITS, (500, 100, 400))},
 }
 
 # Sentences and tokens of the sequence-labelling files, measured once and stated in data/README.md.
@@ -113,6 +114,33 @@ def test_labels_are_fixed_and_sorted() -> None:
 def test_nusax_english_and_indonesian_are_parallel() -> None:
     for split in data.SPLITS:
         assert data.load("nusax_en", split)["label"].tolist() == data.load("nusax_id", split)["label"].tolist()
+
+
+def test_nusax_local_languages_are_named_by_iso_639_3_code() -> None:
+    assert data.NUSAX_LOCAL == {
+        "ace": "acehnese", "ban": "balinese", "bjn": "banjarese", "bug": "buginese", "jav": "javanese",
+        "mad": "madurese", "min": "minangkabau", "nij": "ngaju", "sun": "sundanese", "bbc": "toba_batak",
+    }
+    for code, folder in data.NUSAX_LOCAL.items():
+        assert data.DATASETS[f"nusax_{code}"].files == {s: f"nusax/{folder}/{s}.csv" for s in data.SPLITS}
+        assert data.labels(f"nusax_{code}") == ["negative", "neutral", "positive"]
+
+
+def test_nusax_twelve_languages_are_parallel() -> None:
+    """Every language has the same ids in the same order and the same label on each row (data/README.md)."""
+    import csv
+
+    for split in data.SPLITS:
+        def ids(folder: str) -> list[str]:
+            with open(REPO_DATA / f"nusax/{folder}/{split}.csv", newline="", encoding="utf-8") as f:
+                return [row["id"] for row in csv.DictReader(f)]
+
+        reference = data.load("nusax_id", split)
+        for code, folder in data.NUSAX_LOCAL.items():
+            local = data.load(f"nusax_{code}", split)
+            assert ids(folder) == ids("indonesian"), (code, split)
+            assert local["label"].tolist() == reference["label"].tolist(), (code, split)
+            assert (local["text"] != reference["text"]).mean() > 0.9, (code, split)  # translated, not copied
 
 
 def test_load_works_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -562,3 +590,13 @@ def test_nothing_downloads_in_a_checkout(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("DLNLP_DATA_URL", "http://127.0.0.1:9")
     assert data.data_dir() == REPO_DATA
     assert len(data.load("nusax_en", "valid")) == 100
+
+
+def test_download_a_local_language_file(server, outside_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The ten local languages download like the other files (a notebook outside the repository needs them).
+    base_url, _ = server
+    monkeypatch.setenv("DLNLP_DATA_URL", base_url)
+    df = data.load("nusax_jav", "test")
+    assert len(df) == 400
+    assert (outside_repo / "nusax/javanese/test.csv").read_bytes() == (REPO_DATA / "nusax/javanese/test.csv").read_bytes()
+    assert QuietHandler.requests == ["/data/nusax/javanese/test.csv"]
