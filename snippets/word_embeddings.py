@@ -109,3 +109,18 @@ WORDS = ["bagus", "buruk", "enak", "makanan", "pelayanan", "tidak", "bandung", "
 for word in WORDS:
     print(f"{word:>10}: {', '.join(neighbours(word, unit))}")
 # --8<-- [end:neighbours]
+
+# --8<-- [start:picture]
+PICTURE = ["bagus", "enak", "mantap", "buruk", "kecewa", "makanan", "ayam", "harga", "pelayanan", "ramah",
+           "bandung", "jakarta", "senang", "sedih", "marah", "takut", "cinta"]
+points = PCA(n_components=2, random_state=0).fit_transform(unit[[stoi[w] for w in PICTURE]].numpy())
+fig, ax = plt.subplots(figsize=(5.5, 4.5))
+ax.scatter(points[:, 0], points[:, 1], s=12)
+for word, (x, y) in zip(PICTURE, points):
+    ax.annotate(word, (x, y), textcoords="offset points", xytext=(3, 3), fontsize=9)
+ax.set(title="Skip-gram vectors, first two principal components", xlabel="PC 1", ylabel="PC 2")
+fig.tight_layout()
+fig.savefig("word_embeddings_pca.svg")
+plt.close(fig)
+print(f"{len(PICTURE)} words drawn")
+# --8<-- [end:picture]
