@@ -1,4 +1,4 @@
-# tutorial-test: timeout=300 volatile=seconds volatile_values=lora_seconds,trainer_seconds
+# tutorial-test: timeout=900 volatile=seconds volatile_values=lora_seconds,trainer_seconds
 # --8<-- [start:setup]
 import copy
 import json
