@@ -30,7 +30,7 @@ SOURCES = sorted((ROOT / "snippets").glob("*.py")) + sorted((ROOT / "dlnlp").glo
 HOST_ARGUMENT_OPS = {"_pack_padded_sequence", "pack_padded_sequence"}
 # Small sizes for the constructor arguments that have no default.
 SIZES = {"vocab_size": 50, "n_classes": 3, "num_classes": 3, "dim": 16, "hidden": 8, "channels": 8,
-         "d_model": 16, "n_heads": 2, "max_len": 16}
+         "d_model": 16, "n_heads": 2, "max_len": 16, "d_ff": 32}
 
 
 class DeviceTracker(TorchFunctionMode):
@@ -80,7 +80,10 @@ def load_models(source: Path) -> dict[str, type]:
     tree = ast.parse(source.read_text(encoding="utf-8"))
     kept = [node for node in tree.body
             if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef))
-            or (isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets)
+            or (isinstance(node, ast.Assign)  # `PAD = 0` and `PAD, UNK = 0, 1`
+                and all(isinstance(t, ast.Name) or (isinstance(t, ast.Tuple)
+                                                    and all(isinstance(e, ast.Name) for e in t.elts))
+                        for t in node.targets)
                 and is_constant(node.value))]
     module = types.ModuleType(f"device_check_{source.stem}")
     module.__file__ = str(source)
@@ -100,7 +103,8 @@ def example_inputs(model: nn.Module) -> list:
     ids = torch.tensor([[5, 9, 2, 7, 3, 8], [4, 6, 2, 7, 0, 0]])
     lengths = torch.tensor([6, 4])
     names = [p for p in inspect.signature(model.forward).parameters if p not in ("return_weights",)]
-    by_name = {"ids": ids, "lengths": lengths, "offsets": torch.tensor([0, 6]), "length": 6}
+    by_name = {"ids": ids, "lengths": lengths, "offsets": torch.tensor([0, 6]), "length": 6,
+               "x": torch.randn(2, 6, SIZES["d_model"]), "cache": None, "caches": None}  # no key/value cache
     if names[:2] == ["ids", "offsets"]:
         by_name["ids"] = torch.cat([ids[0], ids[1, :4]])
     if names[:3] == ["query", "key", "value"]:
