@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from finetune import PUBLISHED as PUBLISHED_ENGLISH  # benchmarks/finetune.py, beside this file
 from zoo import PUBLISHED as PUBLISHED_ZOO  # benchmarks/zoo.py, beside this file
-from zoo import SNIPPETS, machine_info, table
+from zoo import SNIPPETS, machine_info, machine_lines, run_full_size, table, write_files
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "crosslingual_results.json"
@@ -35,21 +32,6 @@ LOCAL = ("ace", "ban", "bjn", "bug", "jav", "mad", "min", "nij", "sun", "bbc")
 # other benchmarks state them: Indonesian rows from benchmarks/zoo.py, English rows from benchmarks/finetune.py.
 PUBLISHED = ([(name, "Indonesian", score) for name, source, _, _, score in PUBLISHED_ZOO if source == "NusaX"]
              + [(name, "English", score) for name, score in PUBLISHED_ENGLISH])
-
-
-def run_snippet() -> tuple[dict, float]:
-    """Run the snippet at full size in a fresh temporary folder; return what it wrote and its wall time."""
-    with tempfile.TemporaryDirectory(prefix=f"bench-{SNIPPET}-") as folder:
-        started = time.perf_counter()
-        completed = subprocess.run([sys.executable, str(SNIPPETS / f"{SNIPPET}.py")], cwd=folder,
-                                   env={**os.environ, "DLNLP_FULL": "1"}, stdout=sys.stderr.fileno())
-        seconds = time.perf_counter() - started
-        if completed.returncode != 0:
-            raise RuntimeError(f"{SNIPPET}.py exited with status {completed.returncode} (see its traceback above)")
-        output = Path(folder) / RESULT_FILE
-        if not output.exists():
-            raise RuntimeError(f"{SNIPPET}.py ran with DLNLP_FULL=1 but wrote no {RESULT_FILE}")
-        return json.loads(output.read_text(encoding="utf-8")), seconds
 
 
 def summary_numbers(results: dict) -> dict:
@@ -91,18 +73,13 @@ def render(results: dict) -> dict[str, str]:
              for name, language, score in PUBLISHED]
     files["published.txt"] = table(["Model", "Trained on", "Test language", "Source", "Test macro-F1 (%)"],
                                    body, "llllr")
-    files["machine.txt"] = [
-        f"- **CPU:** {machine['cpu']}, {machine['cores']} cores (no GPU); PyTorch {machine['torch']}",
-        f"- **Date:** {machine['date']}; whole benchmark: {machine['total_seconds'] / 60:.1f} min "
-        f"({n_test} test sentences per language; embeddings reused from the cache where present)",
-    ]
+    files["machine.txt"] = machine_lines(
+        machine, f" ({n_test} test sentences per language; embeddings reused from the cache where present)")
     return {name: HEADER + "\n\n" + "\n".join(lines) + "\n" for name, lines in files.items()}
 
 
 def write_pages(results: dict, folder: Path = GENERATED) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in render(results).items():
-        (folder / name).write_text(text, encoding="utf-8")
+    write_files(render(results), folder)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         started = time.perf_counter()
         print(f"=== {SNIPPET}: twelve test languages at full size (DLNLP_FULL=1) ===", file=sys.stderr, flush=True)
-        written, seconds = run_snippet()
+        written, seconds = run_full_size(SNIPPETS / f"{SNIPPET}.py", RESULT_FILE)
         for row in written["rows"]:
             for key in ("tfidf_f1", "e5_f1", "word_seen", "piece_seen", "piece_unk"):
                 row[key] = round(float(row[key]), 4)

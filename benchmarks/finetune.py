@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from zoo import SNIPPETS, machine_info, public, run_snippet, table  # benchmarks/zoo.py, beside this file
+from zoo import (SNIPPETS, machine_info, machine_lines, public, run_snippet, table,  # benchmarks/zoo.py, beside this file
+                 write_files)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "finetune_results.json"
@@ -56,17 +57,12 @@ def render(results: dict) -> dict[str, str]:
             for r in rows]
     body += [[name, "Winata et al. (2023)", f"{score:.1f}"] for name, score in PUBLISHED]
     files["comparison.txt"] = table(["Model", "Source", "NusaX English test macro-F1"], body, "llr")
-    files["machine.txt"] = [
-        f"- **CPU:** {machine['cpu']}, {machine['cores']} cores (no GPU); PyTorch {machine['torch']}",
-        f"- **Date:** {machine['date']}; whole benchmark: {machine['total_seconds'] / 60:.1f} min",
-    ]
+    files["machine.txt"] = machine_lines(machine)
     return {name: HEADER + "\n\n" + "\n".join(lines) + "\n" for name, lines in files.items()}
 
 
 def write_pages(results: dict, folder: Path = GENERATED) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in render(results).items():
-        (folder / name).write_text(text, encoding="utf-8")
+    write_files(render(results), folder)
 
 
 def summary(results: dict) -> str:

@@ -96,14 +96,13 @@ CITATIONS = {"IndoNLU": "Wilie et al. (2020), Table 5", "NusaX": "Winata et al. 
 # ---------------------------------------------------------------------------------------------------------------
 # 1. The zoo snippets
 # ---------------------------------------------------------------------------------------------------------------
-def run_snippet(path: Path, result_file: str | None = None) -> tuple[list[dict], float]:
-    """Run one snippet at full size in a fresh temporary folder; return its results and its wall time.
+def run_full_size(path: Path, result_file: str):
+    """Run one snippet with DLNLP_FULL=1 in a fresh temporary folder; return the JSON `result_file` it wrote there
+    and its wall time.
 
-    It must write `result_file` (default `zoo_<name>.json`), a list of `dlnlp.zoo.Result`, into its folder.
     Its stderr (tqdm bars) and stdout go to our stderr, so the user watches it train and our stdout stays clean.
     """
-    name = path.stem
-    with tempfile.TemporaryDirectory(prefix=f"zoo-{name}-") as folder:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{path.stem}-") as folder:
         env = {**os.environ, "DLNLP_FULL": "1"}
         started = time.perf_counter()
         try:
@@ -114,14 +113,21 @@ def run_snippet(path: Path, result_file: str | None = None) -> tuple[list[dict],
         seconds = time.perf_counter() - started
         if completed.returncode != 0:
             raise RuntimeError(f"{path} exited with status {completed.returncode} (see its traceback above)")
-        output = Path(folder) / (result_file or f"zoo_{name}.json")
+        output = Path(folder) / result_file
         if not output.exists():
             raise RuntimeError(f"{path} ran with DLNLP_FULL=1 but wrote no {output.name} into its working folder")
-        rows = json.loads(output.read_text(encoding="utf-8"))
+        return json.loads(output.read_text(encoding="utf-8")), seconds
+
+
+def run_snippet(path: Path, result_file: str | None = None) -> tuple[list[dict], float]:
+    """Run one snippet at full size (`run_full_size`); it must write `result_file` (default `zoo_<name>.json`),
+    a list of `dlnlp.zoo.Result`. Returns its results and its wall time."""
+    result_file = result_file or f"zoo_{path.stem}.json"
+    rows, seconds = run_full_size(path, result_file)
     for row in rows:
         missing = set(RESULT_KEYS) - row.keys()
         if missing:
-            raise RuntimeError(f"{output.name}: a result lacks {sorted(missing)}")
+            raise RuntimeError(f"{result_file}: a result lacks {sorted(missing)}")
     return rows, seconds
 
 
@@ -587,13 +593,26 @@ def render(results: dict) -> dict[str, str]:
     return {name: HEADER + "\n\n" + "\n".join(lines) + "\n" for name, lines in files.items()}
 
 
-def write_pages(results: dict, folder: Path = GENERATED) -> list[Path]:
+def write_files(files: dict[str, str], folder: Path) -> list[Path]:
+    """Write a benchmark's generated Markdown files (name -> text) into `folder`; every benchmark uses this."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in render(results).items():
+    for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
         written.append(folder / name)
     return written
+
+
+def machine_lines(machine: dict, detail: str = "") -> list[str]:
+    """The 'machine.txt' lines of the smaller benchmarks: CPU, PyTorch, date and the run's length."""
+    return [
+        f"- **CPU:** {machine['cpu']}, {machine['cores']} cores (no GPU); PyTorch {machine['torch']}",
+        f"- **Date:** {machine['date']}; whole benchmark: {machine['total_seconds'] / 60:.1f} min{detail}",
+    ]
+
+
+def write_pages(results: dict, folder: Path = GENERATED) -> list[Path]:
+    return write_files(render(results), folder)
 
 
 def summary_text(results: dict) -> str:
