@@ -117,9 +117,10 @@ def evaluate(model: nn.Module, loader, use_bf16: bool) -> float:
     return f1_score(torch.cat(gold), torch.cat(predictions), average="macro")
 
 
-results = {}
+results, models = {}, {}
 for name, use_bf16 in [("float32", False), ("bf16 autocast", True)]:
     model, seconds = train_model(use_bf16)
+    models[name] = model
     results[name] = (evaluate(model, valid_loader, use_bf16), evaluate(model, test_loader, use_bf16), seconds)
     print(f"{name:<14} valid macro-F1 {results[name][0]:.3f}   test macro-F1 {results[name][1]:.3f}")
 
@@ -141,12 +142,15 @@ print("scaled, then unscaled in float32:", f"{((tiny_gradient * scale).half().fl
 print("bfloat16 gradient, unscaled:", f"{tiny_gradient.bfloat16().item():.3g}")
 assert tiny_gradient.half().item() == 0.0 and tiny_gradient.bfloat16().item() > 0
 
-model.train()  # the model trained with bf16 autocast above: its float32 gradients on one batch
-ids, lengths, y = next(iter(train_loader))
-model.zero_grad()
-nn.functional.cross_entropy(model(ids, lengths), y).backward()
-gradients = torch.cat([p.grad.flatten() for p in model.parameters()]).abs()
-gradients = gradients[gradients > 0]  # e.g. the embeddings of tokens not in this batch get no gradient
+model = models["float32"]  # the float32 model trained above: its gradients on the first 8 batches
+model.train()
+gradients = []
+for batch, (ids, lengths, y) in zip(range(8), train_loader):
+    model.zero_grad()
+    nn.functional.cross_entropy(model(ids, lengths), y).backward()
+    gradients.append(torch.cat([p.grad.flatten() for p in model.parameters()]).abs())
+gradients = torch.cat(gradients)
+gradients = gradients[gradients > 0]  # e.g. the embeddings of tokens not in a batch get no gradient
 in_float16 = gradients.half()
 subnormal_share = (in_float16 < torch.finfo(torch.float16).tiny).float().mean().item()
 zero_share = (in_float16 == 0).float().mean().item()
