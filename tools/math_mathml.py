@@ -1,4 +1,4 @@
-"""MkDocs hook: formulas become MathML when the site is built, so pages with math need no script to show them.
+r"""MkDocs hook: formulas become MathML when the site is built, so pages with math need no script to show them.
 
 pymdownx.arithmatex (generic mode) marks each formula: `<span class="arithmatex">\( ... \)</span>` inline and
 `<div class="arithmatex">\[ ... \]</div>` on its own line. This hook converts the TeX inside to MathML with
