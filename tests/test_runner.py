@@ -153,6 +153,20 @@ def test_values_a_page_shows_are_recorded_and_checked(tmp_path: Path) -> None:
                         f"({relative(generated / 'demo' / 'values.json')})"]
 
 
+def test_a_library_version_that_differs_is_reported_one_not_imported_is_not(tmp_path: Path) -> None:
+    path = snippet(tmp_path, MEASURES)
+    generated = tmp_path / "generated"
+    result = run_snippet(path, tmp_path, value_names=["score", "seconds"])
+    result.environment["torch"] = "2.0.0"
+    write_recorded(path, result, generated)
+    result.environment["torch"] = "2.13.0"  # the recorded outputs came from another torch: stale
+    values_file = relative(generated / "demo" / "values.json")
+    assert check_recorded(path, result, 0.0, 0.001, generated, volatile_values="seconds") == [
+        f"{values_file}: recorded with torch 2.0.0, this run used 2.13.0"]
+    del result.environment["torch"]  # this run never imported torch (say, its results came from a cache)
+    assert check_recorded(path, result, 0.0, 0.001, generated, volatile_values="seconds") == []
+
+
 def test_a_value_the_snippet_does_not_define_names_the_snippet(tmp_path: Path) -> None:
     path = snippet(tmp_path, MEASURES)
     result = run_snippet(path, tmp_path, value_names=["accuracy"])
