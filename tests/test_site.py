@@ -439,6 +439,9 @@ def test_search_index_finds_each_page_once(site):
         assert page.parent.relative_to(site).as_posix() + "/" in pages, f"{page} is not in the search index"
     text = " ".join(d["text"] for d in docs)
     assert "--8<--" not in text and "import torch" not in text, "code blocks are indexed (tools/search_index.py)"
+    solution = "both are one linear layer with a"  # words of a solution on the pretrained-Indonesian page
+    assert solution in (site / "advanced" / "pretrained-indonesian" / "index.html").read_text("utf-8")
+    assert solution not in text, "exercise solutions are indexed (tools/search_index.py)"
 
 
 def page_weight(site: Path, page: Path) -> int:

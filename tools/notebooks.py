@@ -81,6 +81,8 @@ def imported_modules(sources: list[str]) -> set[str]:
         for node in ast.walk(ast.parse(todo.pop())):
             names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
                      else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+            if isinstance(node, ast.ImportFrom) and node.module == "dlnlp":  # from dlnlp import encoder: its file
+                names += [f"dlnlp.{alias.name}" for alias in node.names]
             for name in names:
                 found.add(name.split(".")[0])
                 helper = ROOT / (name.replace(".", "/") + ".py")

@@ -8,15 +8,20 @@
   it. Readers search for ideas ("padding", "early stopping") and for the API names that the prose names in inline
   code, which stays indexed. Material's search skips an element with the `data-search-exclude` attribute; this hook
   adds it to the highlighted code blocks (`<div class="highlight">`, written by pymdownx.highlight).
+- **Exercise solutions are left out.** They are collapsed (`??? success "Solution"`) and mostly restate their
+  page with that page's numbers; the exercise itself stays indexed, so a search still lands on it. With every page
+  loading the whole index, each tutorial added makes every other page heavier (tests/test_site.py weighs them).
 
 Registered in mkdocs.yml under `hooks:`; tests/test_site.py checks the built index.
 """
 
 CODE_BLOCK = '<div class="highlight">'
+SOLUTION = '<details class="success">'
 
 
 def on_page_content(html, page, config, files):
     if page.file.src_uri.startswith("notebooks/") and page.file.src_uri.endswith(".ipynb"):
         page.meta["search"] = {**(page.meta.get("search") or {}), "exclude": True}
         return html
-    return html.replace(CODE_BLOCK, '<div class="highlight" data-search-exclude>')
+    html = html.replace(CODE_BLOCK, '<div class="highlight" data-search-exclude>')
+    return html.replace(SOLUTION, '<details class="success" data-search-exclude>')

@@ -1,4 +1,4 @@
-# tutorial-test: timeout=600
+# tutorial-test: timeout=300
 # Solutions to the exercises of docs/advanced/pretrained-indonesian.md. Both use NusaX Indonesian's train and
 # valid splits only (the test split is not touched) and the frozen sentence vectors of dlnlp.encoder.
 
