@@ -10,8 +10,9 @@ from collections import Counter
 from sklearn.decomposition import PCA
 from torch import nn
 
-from dlnlp.data import load
-from dlnlp.text import tokenize
+from dlnlp.data import labels, load
+from dlnlp.text import Vocab, tokenize
+from dlnlp.zoo import Settings, run
 
 torch.manual_seed(0)
 torch.set_num_threads(1)  # one CPU thread: fast for a model this small, and steady on a busy machine
@@ -124,3 +125,105 @@ fig.savefig("word_embeddings_pca.svg")
 plt.close(fig)
 print(f"{len(PICTURE)} words drawn")
 # --8<-- [end:picture]
+
+# --8<-- [start:save]
+np.save("word_vectors.npy", vectors.numpy())  # for the exercises (they start from this folder)
+np.save("context_vectors.npy", sgns.context.weight.detach().numpy())
+with open("word_vectors.txt", "w", encoding="utf-8") as handle:
+    handle.write("\n".join(itos))
+# --8<-- [end:save]
+
+# --8<-- [start:classifier]
+class WordBag(nn.Module):
+    """The mean of a text's word vectors -> dropout -> linear layer (the bag of embeddings, words only)."""
+
+    def __init__(self, vocab_size: int, n_classes: int, dim: int = 64):
+        super().__init__()
+        self.embed = nn.EmbeddingBag(vocab_size, dim, mode="mean", padding_idx=0, sparse=True)
+        self.dropout = nn.Dropout(0.5)
+        self.out = nn.Linear(dim, n_classes)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.out(self.dropout(self.embed(ids)))
+
+
+built = {}  # run() builds the vocabulary and the model inside; keep them to look at afterwards
+
+
+def word_vocab(texts: list[str]):
+    built["vocab"] = Vocab(texts, min_freq=2)
+    return built["vocab"].encode, len(built["vocab"])
+
+
+def make_bag(vocab_size: int, n_classes: int) -> nn.Module:
+    built["model"] = WordBag(vocab_size, n_classes)
+    return built["model"]
+
+
+SETTINGS = Settings(epochs=10, lr=2e-2, batch_size=64, patience=3, max_len=2048)
+emot = run("word_bag", "emot", make_bag, SETTINGS, make_encoder=word_vocab)
+print(f"word-bag classifier on EmoT: valid macro-F1 {emot.valid_f1:.3f} (best epoch {emot.best_epoch})")
+vocab, classifier_vectors = built["vocab"], built["model"].embed.weight.detach()
+classifier_unit = nn.functional.normalize(classifier_vectors, dim=1)
+for word in ("marah", "sedih", "senang", "takut", "cinta"):
+    near = classifier_unit @ classifier_unit[vocab.stoi[word]]
+    near[vocab.stoi[word]] = -1
+    print(f"{word:>10}: {', '.join(vocab.itos[i] for i in near.topk(6).indices)}")
+# --8<-- [end:classifier]
+
+# --8<-- [start:agreement]
+# Label each word by the emotion of the EmoT training tweets it occurs in most often (words seen 10+ times),
+# then ask: how often does a word's nearest neighbour carry the same emotion?
+emot_train = load("emot", "train")
+by_word: dict[str, Counter] = {}
+for text, label in zip(emot_train["text"], emot_train["label"]):
+    for word in set(tokenize(text)):
+        by_word.setdefault(word, Counter())[label] += 1
+tagged = [w for w, c in by_word.items() if sum(c.values()) >= 10 and w in stoi and w in vocab.stoi]
+emotion = {w: by_word[w].most_common(1)[0][0] for w in tagged}
+
+
+def neighbour_agreement(unit: torch.Tensor, index: dict[str, int]) -> float:
+    rows = unit[[index[w] for w in tagged]]
+    similarity = rows @ rows.T
+    similarity.fill_diagonal_(-1)  # not the word itself
+    nearest = similarity.argmax(1)
+    return float(np.mean([emotion[w] == emotion[tagged[j]] for w, j in zip(tagged, nearest.tolist())]))
+
+
+agreement_classifier = neighbour_agreement(classifier_unit, vocab.stoi)
+agreement_skipgram = neighbour_agreement(unit, stoi)
+chance = sum((n / len(tagged)) ** 2 for n in Counter(emotion.values()).values())  # two random words agree
+print(f"{len(tagged):,} words; nearest neighbour has the same emotion: classifier vectors {agreement_classifier:.1%},"
+      f" skip-gram vectors {agreement_skipgram:.1%}, two random words {chance:.1%}")
+assert agreement_classifier > agreement_skipgram  # the classifier's vectors are arranged by the labels
+# --8<-- [end:agreement]
+
+# --8<-- [start:init]
+def make_bag_from_skipgram(vocab_size: int, n_classes: int) -> nn.Module:
+    model = make_bag(vocab_size, n_classes)
+    found = [(i, stoi[w]) for i, w in enumerate(built["vocab"].itos) if w in stoi]
+    rows, sources = torch.tensor([i for i, _ in found]), torch.tensor([j for _, j in found])
+    with torch.no_grad():  # same scale as the random start (standard deviation 1), so the learning rate fits
+        model.embed.weight[rows] = vectors[sources] / vectors[sources].std()
+    built["copied"] = len(found)
+    return model
+
+
+valid_scores = {"random": [], "skip-gram": []}
+for seed in (0, 1, 2):  # chosen before looking: three seeds, valid only
+    for name, make in (("random", make_bag), ("skip-gram", make_bag_from_skipgram)):
+        result = run(f"word_bag_{name}", "emot", make, SETTINGS, make_encoder=word_vocab, seed=seed)
+        valid_scores[name].append(result.valid_f1)
+    print(f"seed {seed}: valid macro-F1 random start {valid_scores['random'][-1]:.3f},"
+          f" skip-gram start {valid_scores['skip-gram'][-1]:.3f}")
+print(f"{built['copied']:,} of {len(built['vocab']):,} rows started from skip-gram vectors")
+gains = np.array(valid_scores["skip-gram"]) - np.array(valid_scores["random"])
+init_gain, init_gain_std = float(gains.mean()), float(gains.std(ddof=1))
+random_valid, skipgram_valid = float(np.mean(valid_scores["random"])), float(np.mean(valid_scores["skip-gram"]))
+seeds_ahead = int((gains > 0).sum())
+print(f"mean valid macro-F1: random {random_valid:.3f}, skip-gram {skipgram_valid:.3f};"
+      f" difference {init_gain:+.3f} (standard deviation over seeds {init_gain_std:.3f});"
+      f" skip-gram start ahead on {seeds_ahead} of 3 seeds")
+assert built["copied"] > 0.5 * len(built["vocab"])  # the rest: words seen fewer than 5 times in the skip-gram text
+# --8<-- [end:init]
