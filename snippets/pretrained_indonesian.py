@@ -154,8 +154,8 @@ class Top(torch.nn.Module):
 
     def forward(self, states: list[torch.Tensor]) -> torch.Tensor:
         h = torch.nn.utils.rnn.pad_sequence(states, batch_first=True).float()  # (batch, longest, 384)
-        lengths = torch.tensor([len(s) for s in states])
-        keep = (torch.arange(h.shape[1])[None, :] < lengths[:, None]).long()  # 1 = real piece
+        lengths = torch.tensor([len(s) for s in states], device=h.device)
+        keep = (torch.arange(h.shape[1], device=h.device)[None, :] < lengths[:, None]).long()  # 1 = real piece
         mask = create_bidirectional_mask(config=model.config, inputs_embeds=h, attention_mask=keep)
         for layer in self.layers:
             h = layer(h, attention_mask=mask)

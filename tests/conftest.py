@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tools.snippet_runner import forbid_network
+from tools.snippet_runner import forbid_network, read_config
 
 # Nothing in the suite may reach a model or dataset hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -37,6 +37,22 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With --update-outputs, write the notebooks last: they embed the figures that the snippet tests rewrite, so
-    a notebook written before its snippet ran would keep the old figure and be stale at the next run."""
+    a notebook written before its snippet ran would keep the old figure and be stale at the next run.
+
+    Otherwise the longest work goes first, so that the two pytest-xdist processes finish together: a snippet that
+    starts last and runs two minutes leaves the other process idle for two minutes. The snippets' declared timeouts
+    stand in for their cost (the slow ones declare long ones), and the site's builds, one group, come early."""
     if config.getoption("--update-outputs"):
         items.sort(key=lambda item: item.path.name == "test_notebooks.py")  # stable: the rest keep their order
+        return
+    items.sort(key=lambda item: -expected_cost(item))  # stable: equal costs keep their order
+
+
+def expected_cost(item: pytest.Item) -> float:
+    snippet = getattr(item, "callspec", None) and item.callspec.params.get("snippet")
+    if item.path.name == "test_snippets.py" and snippet:
+        return read_config(snippet)["timeout"]
+    return SITE_BUILDS_COST if item.path.name == "test_site.py" else 0.0
+
+
+SITE_BUILDS_COST = 300.0  # the strict build and the fault builds, about two minutes in one process
