@@ -196,6 +196,9 @@ def execute(path: Path, result_file: Path, value_names: list[str] = ()) -> int:
         import matplotlib
 
         matplotlib.rcParams["svg.hashsalt"] = "dlnlp"
+        # Text as text, not as one path per glyph: a figure is about half the bytes, and its words can be searched
+        # and selected. The browser draws them in the page's sans-serif font.
+        matplotlib.rcParams["svg.fonttype"] = "none"
 
     def save() -> None:
         result_file.write_text(json.dumps(state), encoding="utf-8")
