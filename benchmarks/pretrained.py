@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo import (DATASET_NAMES, DATASETS, SNIPPETS, gold, interval, machine_info, paired_difference,  # noqa: F401
-                 run_baseline, table)
+from zoo import (DATASET_NAMES, DATASETS, SNIPPETS, gold, interval, machine_info, machine_lines,  # noqa: F401
+                 paired_difference, run_baseline, table, write_files)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "pretrained_results.json"
@@ -146,18 +146,12 @@ def render(results: dict) -> dict[str, str]:
              f"{100 * s['test_f1_mean']:.1f}"] for s in summary if s["variant"] in (tuned, FROZEN)]
     body += [[name, source, DATASET_NAMES[dataset], f"{value:.2f}"] for name, dataset, value, source in PUBLISHED]
     files["comparison.txt"] = table(["Model", "Source", "Dataset", "Test macro-F1 (%)"], body, "lllr")
-    files["machine.txt"] = [
-        f"- **CPU:** {machine['cpu']}, {machine['cores']} cores (no GPU); PyTorch {machine['torch']}",
-        f"- **Date:** {machine['date']}; whole benchmark: {machine['total_seconds'] / 60:.1f} min"
-        f" (the snippet: {results['snippet']['wall_seconds'] / 60:.1f} min)",
-    ]
+    files["machine.txt"] = machine_lines(machine, f" (the snippet: {results['snippet']['wall_seconds'] / 60:.1f} min)")
     return {name: HEADER + "\n\n" + "\n".join(lines) + "\n" for name, lines in files.items()}
 
 
-def write_pages(results: dict, folder: Path = GENERATED) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in render(results).items():
-        (folder / name).write_text(text, encoding="utf-8")
+def write_pages(results: dict, folder: Path = GENERATED) -> list[Path]:
+    return write_files(render(results), folder)
 
 
 def summary_text(results: dict) -> str:

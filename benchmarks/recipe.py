@@ -1,6 +1,6 @@
 """The IndoNLU recipe at full size: snippets/indonlu_recipe.py on all of EmoT with the offline multilingual-e5-small.
 
-    python benchmarks/recipe.py                # run it (about 15-20 minutes on 2 busy cores)
+    python benchmarks/recipe.py                # run it (about 7 minutes on 2 idle cores)
     python benchmarks/recipe.py --render-only  # rewrite the page's tables from recipe_results.json
 
 Settings are fixed before any test score is seen: all 3,521 EmoT training tweets, max length 64 (most tweets are
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from zoo import machine_info, table  # benchmarks/zoo.py, beside this file
+from zoo import machine_info, machine_lines, table, write_files  # benchmarks/zoo.py, beside this file
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "recipe_results.json"
@@ -60,17 +60,12 @@ def render(results: dict) -> dict[str, str]:
         [[row["dataset"], " ".join(f"`{a}`" for a in results["args"]), str(row["best_epoch"]),
           f"{row['valid_f1']:.3f}", f"{row['test_f1']:.3f}", f"{row['test_accuracy']:.3f}",
           f"{row['seconds'] / 60:.1f} min"]], "llrrrrr")
-    files["machine.txt"] = [
-        f"- **CPU:** {machine['cpu']}, {machine['cores']} cores (no GPU); PyTorch {machine['torch']}",
-        f"- **Date:** {machine['date']}; whole benchmark: {machine['total_seconds'] / 60:.1f} min",
-    ]
+    files["machine.txt"] = machine_lines(machine)
     return {name: HEADER + "\n\n" + "\n".join(lines) + "\n" for name, lines in files.items()}
 
 
-def write_pages(results: dict, folder: Path = GENERATED) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in render(results).items():
-        (folder / name).write_text(text, encoding="utf-8")
+def write_pages(results: dict, folder: Path = GENERATED) -> list[Path]:
+    return write_files(render(results), folder)
 
 
 def main(argv: list[str] | None = None) -> int:
