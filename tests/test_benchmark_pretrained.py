@@ -59,6 +59,22 @@ def test_the_page_includes_the_tables(results: dict) -> None:
         assert f'--8<-- "generated/benchmark_pretrained/{name}"' in text, f"the page does not include {name}"
 
 
+def test_what_the_page_says_of_the_full_run_holds(results: dict) -> None:
+    """The bullets under 'What the full run says' on the page, checked against the recorded run."""
+    by = {(s["dataset"], s["variant"]): s for s in results["summary"]}
+    tuned = pretrained.tuned_variant(results["results"])
+    for variant in (pretrained.FROZEN, tuned):
+        assert by["nusax_id", variant]["difference_interval"][0] > 0, "NusaX: E5 ahead of TF-IDF beyond the noise"
+        low, high = by["smsa", variant]["difference_interval"]
+        assert by["smsa", variant]["difference"] > 0 and low < 0 < high, "SmSA: ahead, but within the noise"
+        assert by["emot", variant]["difference_interval"][1] < 0, "EmoT: TF-IDF ahead beyond the noise"
+    assert by["nusax_id", tuned]["test_f1_mean"] <= by["nusax_id", pretrained.FROZEN]["test_f1_mean"], (
+        "NusaX: fine-tuning the top layer did not beat the frozen vectors")
+    assert all(bar["passed"] == bar["bar"].endswith("training seconds (slowest seed)") or
+               bar["bar"] == "NusaX Indonesian: above TF-IDF beyond the noise" for bar in results["bars"]), (
+        "only the time bars (and NusaX's TF-IDF bar) pass")
+
+
 def test_bars_are_computed_from_the_fine_tuned_rows() -> None:
     summary = [{"dataset": d, "variant": "top1_finetuned", "test_f1_mean": t, "difference_interval": [0.01, 0.05],
                 "train_seconds_max": 100.0} for d, t in pretrained.TARGETS.items()]
