@@ -75,6 +75,13 @@ def test_what_the_page_says_of_the_full_run_holds(results: dict) -> None:
         "only the time bars (and NusaX's TF-IDF bar) pass")
 
 
+def test_the_quick_run_chose_what_the_full_run_chose(results: dict) -> None:
+    """The page says the grid sees the same data in both runs, so both chose the same layers and learning rate."""
+    quick = json.loads((ROOT / "docs" / "generated" / "pretrained_indonesian" / "values.json").read_text())["values"]
+    full = {(r["k"], r["lr"]) for r in results["results"] if r["variant"] == pretrained.tuned_variant(results["results"])}
+    assert full == {(quick["best_k"], quick["best_lr"])}, f"full run {full}, quick run {quick['best_k'], quick['best_lr']}"
+
+
 def test_bars_are_computed_from_the_fine_tuned_rows() -> None:
     summary = [{"dataset": d, "variant": "top1_finetuned", "test_f1_mean": t, "difference_interval": [0.01, 0.05],
                 "train_seconds_max": 100.0} for d, t in pretrained.TARGETS.items()]
