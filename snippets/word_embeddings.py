@@ -10,13 +10,12 @@ from collections import Counter
 from sklearn.decomposition import PCA
 from torch import nn
 
-from dlnlp.data import labels, load
+from dlnlp.data import load
 from dlnlp.text import Vocab, tokenize
 from dlnlp.zoo import Settings, run
 
 torch.manual_seed(0)
 torch.set_num_threads(1)  # one CPU thread: fast for a model this small, and steady on a busy machine
-rng = np.random.default_rng(0)
 
 sentences = [tokenize(text) for dataset in ("smsa", "emot") for text in load(dataset, "train")["text"]]
 counts = Counter(word for sentence in sentences for word in sentence)
@@ -100,15 +99,17 @@ vectors = sgns.centre.weight.detach()
 unit = nn.functional.normalize(vectors, dim=1)
 
 
-def neighbours(word: str, unit: torch.Tensor, k: int = 6) -> list[str]:
-    similarity = unit @ unit[stoi[word]]
-    similarity[stoi[word]] = -1  # not the word itself
-    return [itos[i] for i in similarity.topk(k).indices]
+def neighbours(word: str, unit: torch.Tensor, words: list[str], k: int = 6) -> list[str]:
+    """The k words of `words` (the rows of `unit`) whose vectors are closest in cosine to `word`'s."""
+    index = words.index(word)
+    similarity = unit @ unit[index]
+    similarity[index] = -1  # not the word itself
+    return [words[i] for i in similarity.topk(k).indices]
 
 
 WORDS = ["bagus", "buruk", "enak", "makanan", "pelayanan", "tidak", "bandung", "marah", "sedih", "cinta"]
 for word in WORDS:
-    print(f"{word:>10}: {', '.join(neighbours(word, unit))}")
+    print(f"{word:>10}: {', '.join(neighbours(word, unit, itos))}")
 # --8<-- [end:neighbours]
 
 # --8<-- [start:picture]
@@ -166,9 +167,7 @@ print(f"word-bag classifier on EmoT: valid macro-F1 {emot.valid_f1:.3f} (best ep
 vocab, classifier_vectors = built["vocab"], built["model"].embed.weight.detach()
 classifier_unit = nn.functional.normalize(classifier_vectors, dim=1)
 for word in ("marah", "sedih", "senang", "takut", "cinta"):
-    near = classifier_unit @ classifier_unit[vocab.stoi[word]]
-    near[vocab.stoi[word]] = -1
-    print(f"{word:>10}: {', '.join(vocab.itos[i] for i in near.topk(6).indices)}")
+    print(f"{word:>10}: {', '.join(neighbours(word, classifier_unit, vocab.itos))}")
 # --8<-- [end:classifier]
 
 # --8<-- [start:agreement]
