@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from benchmark_files import assert_generated_files_match
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # crosslingual.py imports zoo.py and finetune.py from its own folder
@@ -24,15 +25,7 @@ def results() -> dict:
 
 
 def test_generated_files_match_results(results: dict, update_outputs: bool) -> None:
-    expected = crosslingual.render(results)
-    if update_outputs:
-        crosslingual.write_pages(results)
-    stale = [name for name, text in expected.items() if not (crosslingual.GENERATED / name).exists()
-             or (crosslingual.GENERATED / name).read_text(encoding="utf-8") != text]
-    assert not stale, (f"docs/generated/benchmark_crosslingual/{', '.join(stale)} differ from a fresh render of "
-                       "benchmarks/crosslingual_results.json: run `python benchmarks/crosslingual.py --render-only`")
-    extra = sorted({p.name for p in crosslingual.GENERATED.iterdir()} - expected.keys())
-    assert not extra, f"docs/generated/benchmark_crosslingual/ has files the benchmark does not write: {extra}"
+    assert_generated_files_match(crosslingual, results, update_outputs)
 
 
 def test_page_includes_the_generated_tables(results: dict) -> None:

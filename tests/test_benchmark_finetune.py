@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from benchmark_files import assert_generated_files_match
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # finetune.py imports zoo.py from its own folder, as when run
@@ -23,15 +24,7 @@ def results() -> dict:
 
 
 def test_generated_files_match_results(results: dict, update_outputs: bool) -> None:
-    expected = finetune.render(results)
-    if update_outputs:
-        finetune.write_pages(results)
-    stale = [name for name, text in expected.items() if not (finetune.GENERATED / name).exists()
-             or (finetune.GENERATED / name).read_text(encoding="utf-8") != text]
-    assert not stale, (f"docs/generated/benchmark_finetune/{', '.join(stale)} differ from a fresh render of "
-                       "benchmarks/finetune_results.json: run `python benchmarks/finetune.py --render-only`")
-    extra = sorted({p.name for p in finetune.GENERATED.iterdir()} - expected.keys())
-    assert not extra, f"docs/generated/benchmark_finetune/ has files the benchmark does not write: {extra}"
+    assert_generated_files_match(finetune, results, update_outputs)
 
 
 def test_pages_include_the_generated_tables(results: dict) -> None:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from benchmark_files import assert_generated_files_match
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # pretrained.py imports zoo.py from its own folder, as when run
@@ -24,15 +25,7 @@ def results() -> dict:
 
 
 def test_generated_files_match_results(results: dict, update_outputs: bool) -> None:
-    expected = pretrained.render(results)
-    if update_outputs:
-        pretrained.write_pages(results)
-    stale = [name for name, text in expected.items() if not (pretrained.GENERATED / name).exists()
-             or (pretrained.GENERATED / name).read_text(encoding="utf-8") != text]
-    assert not stale, (f"docs/generated/benchmark_pretrained/{', '.join(stale)} differ from a fresh render of "
-                       "benchmarks/pretrained_results.json: run `python benchmarks/pretrained.py --render-only`")
-    extra = sorted({p.name for p in pretrained.GENERATED.iterdir()} - expected.keys())
-    assert not extra, f"docs/generated/benchmark_pretrained/ has files the benchmark does not write: {extra}"
+    assert_generated_files_match(pretrained, results, update_outputs)
 
 
 def test_results_are_consistent(results: dict) -> None:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from benchmark_files import assert_generated_files_match
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # recipe.py imports zoo.py from its own folder, as when run
@@ -23,15 +24,7 @@ def results() -> dict:
 
 
 def test_generated_files_match_results(results: dict, update_outputs: bool) -> None:
-    expected = recipe.render(results)
-    if update_outputs:
-        recipe.write_pages(results)
-    stale = [name for name, text in expected.items() if not (recipe.GENERATED / name).exists()
-             or (recipe.GENERATED / name).read_text(encoding="utf-8") != text]
-    assert not stale, (f"docs/generated/benchmark_recipe/{', '.join(stale)} differ from a fresh render of "
-                       "benchmarks/recipe_results.json: run `python benchmarks/recipe.py --render-only`")
-    extra = sorted({p.name for p in recipe.GENERATED.iterdir()} - expected.keys())
-    assert not extra, f"docs/generated/benchmark_recipe/ has files the benchmark does not write: {extra}"
+    assert_generated_files_match(recipe, results, update_outputs)
 
 
 def test_the_recipe_page_shows_every_table(results: dict) -> None:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from benchmark_files import assert_generated_files_match
 from seqeval.metrics import f1_score
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,15 +51,7 @@ def test_paired_difference_is_zero_for_the_same_predictions_and_positive_for_bet
 
 
 def test_generated_files_match_results(results: dict, update_outputs: bool) -> None:
-    expected = tagging.render(results)
-    if update_outputs:
-        tagging.write_pages(results)
-    stale = [name for name, text in expected.items() if not (tagging.GENERATED / name).exists()
-             or (tagging.GENERATED / name).read_text(encoding="utf-8") != text]
-    assert not stale, (f"docs/generated/benchmark_tagging/{', '.join(stale)} differ from a fresh render of "
-                       "benchmarks/tagging_results.json: run `python benchmarks/tagging.py --render-only`")
-    extra = sorted({p.name for p in tagging.GENERATED.iterdir()} - expected.keys())
-    assert not extra, f"docs/generated/benchmark_tagging/ has files the benchmark does not write: {extra}"
+    assert_generated_files_match(tagging, results, update_outputs)
 
 
 def test_the_page_shows_every_table(results: dict) -> None:
