@@ -35,6 +35,18 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         config.option.numprocesses = 0
 
 
+@pytest.fixture(autouse=True)
+def xdist_group_took(request: pytest.FixtureRequest) -> None:
+    """A test marked xdist_group must have been scheduled with its group. pytest 9.2 ignores the node ids that
+    pytest-xdist 3.8 rewrites to group tests; the tests of a group then spread over both processes and silently
+    do their expensive work twice (a page's snippet retrained before its solutions, the model converted twice)."""
+    node = request.node
+    if getattr(request.config.option, "loadgroup", False) and node.get_closest_marker("xdist_group") \
+            and "@" not in node.nodeid:  # loadgroup: set in the workers of --dist loadgroup
+        pytest.fail("pytest-xdist did not schedule this test with its xdist_group: install the pytest and "
+                    "pytest-xdist versions pinned in pyproject.toml", pytrace=False)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With --update-outputs, write the notebooks last: they embed the figures that the snippet tests rewrite, so
     a notebook written before its snippet ran would keep the old figure and be stale at the next run.
@@ -45,14 +57,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if config.getoption("--update-outputs"):
         items.sort(key=lambda item: item.path.name == "test_notebooks.py")  # stable: the rest keep their order
         return
-    items.sort(key=lambda item: -expected_cost(item))  # stable: equal costs keep their order
+    items.sort(key=lambda item: (-expected_cost(item)[0], expected_cost(item)[1]))  # stable: ties keep their order
 
 
-def expected_cost(item: pytest.Item) -> float:
+def expected_cost(item: pytest.Item) -> tuple[float, bool]:
+    """(cost, runs after another): a snippet declared `after=NAME` takes NAME's cost and sorts right after it, so
+    the process that runs both (one xdist group) finds NAME's folder ready instead of running NAME first itself."""
     snippet = getattr(item, "callspec", None) and item.callspec.params.get("snippet")
     if item.path.name == "test_snippets.py" and snippet:
-        return read_config(snippet)["timeout"]
-    return SITE_BUILDS_COST if item.path.name == "test_site.py" else 0.0
+        after = read_config(snippet)["after"]
+        head = snippet.with_name(f"{after}.py") if after else snippet
+        return read_config(head)["timeout"], bool(after)
+    return (SITE_BUILDS_COST if item.path.name == "test_site.py" else 0.0), False
 
 
 SITE_BUILDS_COST = 300.0  # the strict build and the fault builds, about two minutes in one process
